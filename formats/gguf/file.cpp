@@ -26,6 +26,8 @@ namespace {
 constexpr uint64_t kMetadataMemoryFactor = 8;
 constexpr uint64_t kMetadataMemorySlack = 1 << 20;
 constexpr int kMaxArrayDepth = 8;
+// What one entry of a name index (an unordered_map node and its bucket) costs, roughly.
+constexpr uint64_t kIndexEntryBytes = 64;
 // The smallest on-disk sizes, used to reject counts that cannot fit in the rest of the file.
 constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;        // empty key, type, one-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, 1 dim, type, offset
@@ -56,7 +58,8 @@ public:
         if (fstat(fd, &st) != 0) throw Error(system_error(path + ": cannot stat"));
         if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
         bytes->size_ = static_cast<size_t>(st.st_size);
-        if (bytes->size_ == 0) throw Error(path + ": the file is empty, not a GGUF file");
+        // An empty file cannot be mapped; parse() reports it like any other short file.
+        if (bytes->size_ == 0) return bytes;
         if (use_mmap) {
             void* p = mmap(nullptr, bytes->size_, PROT_READ, MAP_PRIVATE, fd, 0);
             if (p != MAP_FAILED) {
@@ -182,9 +185,9 @@ Value read_scalar(Cursor& cursor, ValueType type) {
             return Value::from_uint(type, cursor.read<uint64_t>("uint64 value"));
         case ValueType::INT64: return Value::from_int(type, cursor.read<int64_t>("int64 value"));
         case ValueType::FLOAT32:
-            return Value::from_float(type, cursor.read<float>("float32 value"));
+            return Value::from_raw(type, cursor.read<uint32_t>("float32 value"));
         case ValueType::FLOAT64:
-            return Value::from_float(type, cursor.read<double>("float64 value"));
+            return Value::from_raw(type, cursor.read<uint64_t>("float64 value"));
         case ValueType::BOOL: {
             const uint64_t at = cursor.offset();
             const auto b = cursor.read<uint8_t>("bool value");
@@ -281,6 +284,7 @@ void File::Impl::parse() {
     const uint64_t budget = kMetadataMemoryFactor * data.size() + kMetadataMemorySlack;
     Cursor cursor(data, path, budget);
 
+    if (data.empty()) cursor.fail(0, "the file is empty, not a GGUF file");
     const auto magic = cursor.read<uint32_t>("magic");
     if (magic != kMagic) {
         cursor.fail(0, "not a GGUF file (the magic is not \"GGUF\")");
@@ -307,6 +311,9 @@ void File::Impl::parse() {
                                       " is larger than the rest of the file could hold");
     }
 
+    // The vectors and indexes sized by the counts count against the budget too.
+    cursor.charge(n_kv * (sizeof(KeyValue) + kIndexEntryBytes), n_kv_at);
+    cursor.charge(n_tensors * (sizeof(TensorInfo) + kIndexEntryBytes), n_tensors_at);
     metadata.reserve(static_cast<size_t>(n_kv));
     for (uint64_t i = 0; i < n_kv; ++i) {
         const uint64_t at = cursor.offset();
@@ -366,7 +373,8 @@ void File::Impl::parse() {
             }
             if (dim > static_cast<uint64_t>(INT64_MAX) / n_elements) {
                 cursor.fail(dim_at, "tensor '" + info.name +
-                                        "': the product of its dimensions overflows");
+                                        "': the product of its dimensions overflows at dimension " +
+                                        std::to_string(d) + " (" + std::to_string(dim) + ")");
             }
             n_elements *= dim;
             info.shape.push_back(dim);
@@ -429,8 +437,10 @@ void File::Impl::check_tensor_layout(Cursor& cursor) {
         }
         by_offset.push_back(&t);
     }
-    std::sort(by_offset.begin(), by_offset.end(),
-              [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+    // Ties go to the tensor declared first, so that the error names the same tensor every time.
+    std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
+        return a->offset != b->offset ? a->offset < b->offset : a->info_offset < b->info_offset;
+    });
     for (size_t i = 1; i < by_offset.size(); ++i) {
         const TensorInfo& prev = *by_offset[i - 1];
         const TensorInfo& next = *by_offset[i];

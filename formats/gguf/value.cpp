@@ -70,7 +70,8 @@ Error type_mismatch(std::string_view key, std::string_view wanted, const Value& 
                  std::string(wanted));
 }
 
-// Decodes one little-endian scalar of `type` into Value bits.
+// Decodes one little-endian scalar of `type` into Value bits. Floats keep their own bits: a
+// float-to-double conversion would quiet a signaling NaN, and a copied file would differ.
 uint64_t load_bits(ValueType type, const uint8_t* p) {
     uint64_t raw = 0;
     std::memcpy(&raw, p, scalar_bytes(type));  // little-endian host assumed (checked in file.cpp)
@@ -78,11 +79,13 @@ uint64_t load_bits(ValueType type, const uint8_t* p) {
         case ValueType::INT8: return static_cast<uint64_t>(int64_t{static_cast<int8_t>(raw)});
         case ValueType::INT16: return static_cast<uint64_t>(int64_t{static_cast<int16_t>(raw)});
         case ValueType::INT32: return static_cast<uint64_t>(int64_t{static_cast<int32_t>(raw)});
-        case ValueType::FLOAT32:
-            return std::bit_cast<uint64_t>(
-                static_cast<double>(std::bit_cast<float>(static_cast<uint32_t>(raw))));
         default: return raw;
     }
+}
+
+double float_of_bits(ValueType type, uint64_t bits) {
+    if (type == ValueType::FLOAT32) return std::bit_cast<float>(static_cast<uint32_t>(bits));
+    return std::bit_cast<double>(bits);
 }
 }  // namespace
 
@@ -103,7 +106,15 @@ Value Value::from_int(ValueType type, int64_t v) {
 Value Value::from_float(ValueType type, double v) {
     Value value;
     value.type_ = type;
-    value.bits_ = std::bit_cast<uint64_t>(v);
+    value.bits_ = type == ValueType::FLOAT32 ? std::bit_cast<uint32_t>(static_cast<float>(v))
+                                             : std::bit_cast<uint64_t>(v);
+    return value;
+}
+
+Value Value::from_raw(ValueType type, uint64_t bits) {
+    Value value;
+    value.type_ = type;
+    value.bits_ = bits;
     return value;
 }
 
@@ -182,7 +193,7 @@ int64_t Value::as_int(std::string_view key) const {
 }
 
 double Value::as_float(std::string_view key) const {
-    if (is_float()) return std::bit_cast<double>(bits_);
+    if (is_float()) return float_of_bits(type_, bits_);
     if (is_signed(type_)) return static_cast<double>(static_cast<int64_t>(bits_));
     if (type_ != ValueType::BOOL && is_unsigned(type_)) return static_cast<double>(bits_);
     throw type_mismatch(key, "a number", *this);
@@ -261,7 +272,7 @@ std::string Value::to_string(size_t max_elements) const {
         case ValueType::FLOAT32:
         case ValueType::FLOAT64: {
             char buffer[32];
-            std::snprintf(buffer, sizeof buffer, "%g", std::bit_cast<double>(bits_));
+            std::snprintf(buffer, sizeof buffer, "%g", float_of_bits(type_, bits_));
             return buffer;
         }
         case ValueType::STRING: {
@@ -288,7 +299,10 @@ std::string Value::to_string(size_t max_elements) const {
             std::string out = "[";
             for (size_t i = 0; i < n && i < max_elements; ++i) {
                 if (i > 0) out += ", ";
-                out += element(i).to_string(max_elements);
+                // Nested arrays render in place: element() would copy each whole subtree, once
+                // per level of nesting.
+                out += element_type_ == ValueType::ARRAY ? arrays_[i].to_string(max_elements)
+                                                         : element(i).to_string(max_elements);
             }
             if (n > max_elements) out += ", ... (" + std::to_string(n) + " in all)";
             return out + "]";

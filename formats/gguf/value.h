@@ -39,7 +39,9 @@ public:
     Value() = default;
     static Value from_uint(ValueType type, uint64_t v);  // UINT8 ... UINT64, BOOL
     static Value from_int(ValueType type, int64_t v);    // INT8 ... INT64
-    static Value from_float(ValueType type, double v);   // FLOAT32, FLOAT64
+    static Value from_float(ValueType type, double v);   // FLOAT32 (rounded), FLOAT64
+    // Any scalar type, from the bits raw_bits() returns: keeps NaN payloads exact.
+    static Value from_raw(ValueType type, uint64_t bits);
     static Value from_string(std::string v);
     // An array of scalars of `element_type`, given as their little-endian bytes.
     static Value from_scalar_array(ValueType element_type, std::vector<uint8_t> bytes);
@@ -70,8 +72,8 @@ public:
     std::vector<int64_t> as_int_array(std::string_view key) const;
     const std::vector<Value>& as_array_array(std::string_view key) const;
 
-    // Raw storage, for writers: a scalar's bits (two's complement for signed types, IEEE double
-    // bits for floats), and an array's element bytes.
+    // Raw storage, for writers: a scalar's bits (two's complement for signed types, the IEEE
+    // bits of its own width for floats), and an array's element bytes.
     uint64_t raw_bits() const { return bits_; }
     const std::vector<uint8_t>& raw_scalars() const { return scalars_; }
 

@@ -34,6 +34,19 @@ Writer::~Writer() {
 
 void Writer::add(std::string key, Value value) {
     if (header_written_) throw Error(path_ + ": metadata '" + key + "' added after the header");
+    if (key == "general.alignment") {
+        // The data is padded to the constructor's alignment; a key saying otherwise would make
+        // readers look for every tensor in the wrong place.
+        if (value.type() != ValueType::UINT32 || value.raw_bits() != alignment_) {
+            throw Error(path_ + ": general.alignment " + value.to_string() +
+                        " differs from the writer's alignment " + std::to_string(alignment_) +
+                        " (pass the alignment to the Writer instead)");
+        }
+        // Copying it from another file's metadata is harmless once the constructor added it.
+        for (const KeyValue& kv : metadata_) {
+            if (kv.key == key) return;
+        }
+    }
     for (const KeyValue& kv : metadata_) {
         if (kv.key == key) throw Error(path_ + ": duplicate metadata key '" + key + "'");
     }
@@ -41,7 +54,12 @@ void Writer::add(std::string key, Value value) {
 }
 
 uint64_t Writer::tensor_bytes(const TensorSpec& spec) {
-    const quant::TypeInfo& info = quant::type_info(spec.type);
+    const quant::TypeInfo* type = quant::type_info(static_cast<uint32_t>(spec.type));
+    if (type == nullptr) {
+        throw Error("tensor '" + spec.name + "' has unknown type " +
+                    std::to_string(static_cast<uint32_t>(spec.type)));
+    }
+    const quant::TypeInfo& info = *type;
     if (spec.shape.empty() || spec.shape.size() > kMaxDims) {
         throw Error("tensor '" + spec.name + "' has " + std::to_string(spec.shape.size()) +
                     " dimensions (must be 1 to 4)");
@@ -56,6 +74,9 @@ uint64_t Writer::tensor_bytes(const TensorSpec& spec) {
             throw Error("tensor '" + spec.name + "' has a zero or overflowing dimension");
         }
         n *= d;
+    }
+    if (n / info.block_size > UINT64_MAX / info.block_bytes) {
+        throw Error("tensor '" + spec.name + "': its size in bytes overflows");
     }
     return n / info.block_size * info.block_bytes;
 }
@@ -96,21 +117,9 @@ void put_string(std::vector<uint8_t>& out, const std::string& s) {
 
 void put_value(std::vector<uint8_t>& out, const Value& value);
 
+// A scalar's bits are its on-disk bits, sign- or zero-extended: the low bytes are the value.
 void put_scalar(std::vector<uint8_t>& out, ValueType type, uint64_t bits) {
-    switch (type) {
-        case ValueType::FLOAT32: {
-            double d;
-            std::memcpy(&d, &bits, sizeof d);
-            put<float>(out, static_cast<float>(d));
-            return;
-        }
-        case ValueType::FLOAT64: put<uint64_t>(out, bits); return;
-        default: {
-            const uint32_t n = scalar_bytes(type);
-            const auto* p = reinterpret_cast<const uint8_t*>(&bits);  // little-endian
-            out.insert(out.end(), p, p + n);
-        }
-    }
+    put_bytes(out, &bits, scalar_bytes(type));  // little-endian
 }
 
 void put_array(std::vector<uint8_t>& out, const Value& value) {

@@ -1,0 +1,175 @@
+// The `tessera` command end to end: inspect, verify and digest on every shared test file and on
+// the real default model, and one-line errors with the right exit status on bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "formats/gguf/file.h"
+#include "runtime/default_model.h"
+#include "tests/test_paths.h"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> shared_gguf_files() {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(test::testdata_dir())) {
+        if (entry.path().extension() == ".gguf") files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+struct Result {
+    int status;
+    std::string out;
+    std::string err;
+};
+
+Result tessera_command(const std::string& arguments) {
+    const std::string err_path = test::temp_dir() + "/stderr";
+    Result r;
+    r.status = test::run(test::tool() + " " + arguments + " 2>" + err_path, &r.out);
+    std::ifstream err(err_path);
+    r.err.assign(std::istreambuf_iterator<char>(err), {});
+    return r;
+}
+
+std::string quoted(const std::string& path) { return "'" + path + "'"; }
+
+TEST(ToolInspect, JsonMatchesTheReaderOnEverySharedFile) {
+    const auto files = shared_gguf_files();
+    ASSERT_GE(files.size(), 16u) << "expected the shared vocab and quant files";
+    for (const std::string& path : files) {
+        const Result r = tessera_command("inspect --json " + quoted(path));
+        ASSERT_EQ(r.status, 0) << path << ": " << r.err;
+        const auto json = nlohmann::json::parse(r.out);
+        const gguf::File file = gguf::File::open(path);
+        EXPECT_EQ(json["tensors"].size(), file.tensors().size()) << path;
+        EXPECT_EQ(json["metadata"].size(), file.metadata().size()) << path;
+        uint64_t params = 0;
+        for (const auto& t : file.tensors()) params += t.n_elements;
+        EXPECT_EQ(json["total_parameters"].get<uint64_t>(), params) << path;
+    }
+}
+
+TEST(ToolInspect, ReportNamesArchitectureTokenizerAndMix) {
+    const std::string path = test::testdata_dir() + "/quant/q4_k.gguf";
+    const Result r = tessera_command("inspect " + quoted(path));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("architecture:  llama"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("quantization mix:"), std::string::npos);
+    EXPECT_NE(r.out.find("q4_K"), std::string::npos);
+    const Result vocab =
+        tessera_command("inspect " + quoted(test::testdata_dir() + "/vocab/ggml-vocab-gpt-2.gguf"));
+    ASSERT_EQ(vocab.status, 0) << vocab.err;
+    EXPECT_NE(vocab.out.find("pre-tokenizer"), std::string::npos) << vocab.out;
+    EXPECT_NE(vocab.out.find("merges"), std::string::npos);
+}
+
+TEST(ToolVerify, EverySharedFileIsSound) {
+    for (const std::string& path : shared_gguf_files()) {
+        const Result r = tessera_command("verify " + quoted(path));
+        EXPECT_EQ(r.status, 0) << path << ": " << r.out << r.err;
+        EXPECT_NE(r.out.find("structure ok"), std::string::npos) << r.out;
+    }
+}
+
+TEST(ToolDigest, CopyCarriesDigestsAndVerifyNamesACorruptTensor) {
+    const std::string source = test::testdata_dir() + "/quant/q8_0.gguf";
+    const std::string copy = test::temp_dir() + "/with-digests.gguf";
+    Result r = tessera_command("digest " + quoted(source) + " -o " + quoted(copy));
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = tessera_command("verify " + quoted(copy));
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("digests ok"), std::string::npos) << r.out;
+
+    // Flip one byte inside the last tensor's data.
+    const gguf::File file = gguf::File::open(copy);
+    const gguf::TensorInfo& victim = file.tensors().back();
+    const uint64_t at = file.data_offset() + victim.offset + victim.n_bytes / 2;
+    {
+        std::fstream stream(copy, std::ios::in | std::ios::out | std::ios::binary);
+        stream.seekg(static_cast<std::streamoff>(at));
+        char byte = 0;
+        stream.read(&byte, 1);
+        byte = static_cast<char>(byte ^ 0x01);
+        stream.seekp(static_cast<std::streamoff>(at));
+        stream.write(&byte, 1);
+    }
+    r = tessera_command("verify " + quoted(copy));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("tensor '" + victim.name + "' does not match"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("all tensor data does not match"), std::string::npos) << r.out;
+    // Only that tensor is named.
+    size_t named = 0;
+    for (size_t p = r.out.find("does not match its digest"); p != std::string::npos;
+         p = r.out.find("does not match its digest", p + 1)) {
+        ++named;
+    }
+    EXPECT_EQ(named, 1u) << r.out;
+}
+
+TEST(ToolErrors, BadInputGivesOneLineAndNonZeroStatus) {
+    const std::string dir = test::temp_dir();
+    {
+        std::ofstream(dir + "/not.gguf") << "this is not a gguf file";
+    }
+    const std::string truncated = dir + "/truncated.gguf";
+    fs::copy_file(test::testdata_dir() + "/quant/q4_0.gguf", truncated);
+    fs::resize_file(truncated, 100);
+
+    struct Case {
+        std::string arguments;
+        int status;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"inspect " + dir + "/missing.gguf", 1, "cannot open"},
+        {"inspect " + dir + "/not.gguf", 1, "not a GGUF file"},
+        {"verify " + truncated, 1, "truncated"},
+        {"inspect --no-such-flag x", 2, "unknown option"},
+        {"no-such-command", 2, "unknown command"},
+        {"digest", 2, "missing FILE"},
+    };
+    for (const Case& c : cases) {
+        const Result r = tessera_command(c.arguments);
+        EXPECT_EQ(r.status, c.status) << c.arguments << ": " << r.err;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << c.arguments << ": " << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.arguments << ": " << r.err;
+    }
+}
+
+TEST(ToolHelp, EveryCommandHasHelp) {
+    for (const char* command : {"inspect", "verify", "digest", "quantize"}) {
+        const Result r = tessera_command(std::string(command) + " --help");
+        EXPECT_EQ(r.status, 0) << command;
+        EXPECT_NE(r.out.find("usage: tessera " + std::string(command)), std::string::npos)
+            << r.out;
+    }
+}
+
+// The real default model, Gemma 3 270M Q4_K_M, fetched by scripts/setup.sh.
+TEST(ToolDefaultModel, InspectAndVerifyTheRealGemmaFile) {
+    const auto model = find_default_model();
+    if (!model) GTEST_SKIP() << "the default model is not downloaded (scripts/fetch_model.py)";
+    Result r = tessera_command("inspect --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto json = nlohmann::json::parse(r.out);
+    EXPECT_EQ(json["architecture"], "gemma3");
+    EXPECT_EQ(json["tensors"].size(), 236u);
+    EXPECT_EQ(json["total_parameters"].get<uint64_t>(), 268098176u);
+    EXPECT_EQ(json["metadata"]["tokenizer.ggml.tokens"]["length"].get<uint64_t>(), 262144u);
+
+    r = tessera_command("verify");
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("values ok in 236 tensors"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace tessera
