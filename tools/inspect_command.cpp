@@ -158,14 +158,14 @@ void print_report(const gguf::File& file, bool show_all_metadata, bool show_tens
     }
 }
 
-nlohmann::json value_json(const gguf::Value& value) {
+nlohmann::ordered_json value_json(const gguf::Value& value) {
     switch (value.type()) {
         case gguf::ValueType::STRING: return value.as_string("");
         case gguf::ValueType::BOOL: return value.as_bool("");
         case gguf::ValueType::FLOAT32:
         case gguf::ValueType::FLOAT64: return value.as_float("");
         case gguf::ValueType::ARRAY: {
-            nlohmann::json array = nlohmann::json::array();
+            nlohmann::ordered_json array = nlohmann::ordered_json::array();
             for (size_t i = 0; i < value.array_size(); ++i) array.push_back(value_json(value.element(i)));
             return array;
         }
@@ -179,15 +179,15 @@ nlohmann::json value_json(const gguf::Value& value) {
 
 void print_json(const gguf::File& file, bool full_arrays) {
     const Summary s = summarize(file);
-    nlohmann::json out;
+    nlohmann::ordered_json out;
     out["file"] = file.path();
     out["gguf_version"] = file.version();
     out["file_bytes"] = file.file_size();
     out["alignment"] = file.alignment();
-    out["architecture"] = s.architecture.empty() ? nlohmann::json() : nlohmann::json(s.architecture);
-    nlohmann::json metadata = nlohmann::json::object();
+    out["architecture"] = s.architecture.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.architecture);
+    nlohmann::ordered_json metadata = nlohmann::ordered_json::object();
     for (const gguf::KeyValue& kv : file.metadata()) {
-        nlohmann::json entry;
+        nlohmann::ordered_json entry;
         entry["type"] = gguf::value_type_name(kv.value.type());
         if (kv.value.type() == gguf::ValueType::ARRAY) {
             entry["element_type"] = gguf::value_type_name(kv.value.element_type());
@@ -201,7 +201,7 @@ void print_json(const gguf::File& file, bool full_arrays) {
         metadata[kv.key] = std::move(entry);
     }
     out["metadata"] = std::move(metadata);
-    nlohmann::json tensors = nlohmann::json::array();
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
     for (const gguf::TensorInfo& t : file.tensors()) {
         tensors.push_back({{"name", t.name},
                            {"type", quant::type_info(t.type).name},
@@ -211,7 +211,7 @@ void print_json(const gguf::File& file, bool full_arrays) {
                            {"bytes", t.n_bytes}});
     }
     out["tensors"] = std::move(tensors);
-    nlohmann::json mix = nlohmann::json::object();
+    nlohmann::ordered_json mix = nlohmann::ordered_json::object();
     for (const auto& [type, totals] : s.by_type) {
         mix[type] = {{"tensors", totals.tensors}, {"elements", totals.elements}, {"bytes", totals.bytes}};
     }
@@ -221,7 +221,7 @@ void print_json(const gguf::File& file, bool full_arrays) {
     out["bits_per_weight"] = s.n_params == 0 ? 0.0
                                              : 8.0 * static_cast<double>(s.n_bytes) /
                                                    static_cast<double>(s.n_params);
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
 
 }  // namespace
