@@ -1,0 +1,94 @@
+// Qwen2 (and Qwen2.5), as llama.cpp runs it (src/models/qwen2.cpp): Llama's block with biases on
+// the query, key and value projections, NeoX-style RoPE, and an optional bias on the output
+// projection.
+#include "formats/error.h"
+#include "runtime/models/forward.h"
+#include "runtime/models/registry.h"
+
+namespace tessera {
+
+namespace {
+
+void load_hparams(const gguf::File& file, HParams& hp) {
+    // llama.cpp sizes the query and output projections by n_embd and asserts that heads cover
+    // it and that RoPE turns the whole head.
+    if (int64_t{hp.head_dim_k} * hp.n_head != hp.n_embd || hp.n_rot != hp.head_dim_k) {
+        throw Error(file.path() +
+                    ": qwen2 needs head_count * key_length = embedding_length and "
+                    "rope.dimension_count = key_length (have " +
+                    std::to_string(hp.n_head) + " * " + std::to_string(hp.head_dim_k) + ", " +
+                    std::to_string(hp.n_embd) + ", " + std::to_string(hp.n_rot) + ")");
+    }
+}
+
+std::vector<WeightSpec> weights(const HParams& hp) {
+    const int64_t n_embd = hp.n_embd;
+    const int64_t n_kv = int64_t{hp.head_dim_k} * hp.n_head_kv;
+    std::vector<WeightSpec> specs = {
+        matrix_weight("token_embd.weight", n_embd, hp.n_vocab),
+        vector_weight("output_norm.weight", n_embd),
+        matrix_weight("output.weight", n_embd, hp.n_vocab, false),
+        vector_weight("output.bias", hp.n_vocab, false),
+    };
+    for (uint32_t il = 0; il < hp.n_layer; ++il) {
+        const auto w = [il](const char* name) { return Forward::layer_weight_name(il, name); };
+        const auto b = [il](const char* name) { return Forward::layer_bias_name(il, name); };
+        specs.push_back(vector_weight(w("attn_norm"), n_embd));
+        specs.push_back(matrix_weight(w("attn_q"), n_embd, n_embd));
+        specs.push_back(matrix_weight(w("attn_k"), n_embd, n_kv));
+        specs.push_back(matrix_weight(w("attn_v"), n_embd, n_kv));
+        specs.push_back(vector_weight(b("attn_q"), n_embd, false));
+        specs.push_back(vector_weight(b("attn_k"), n_kv, false));
+        specs.push_back(vector_weight(b("attn_v"), n_kv, false));
+        specs.push_back(matrix_weight(w("attn_output"), n_embd, n_embd));
+        specs.push_back(vector_weight(w("ffn_norm"), n_embd));
+        specs.push_back(matrix_weight(w("ffn_gate"), n_embd, hp.n_ff));
+        specs.push_back(matrix_weight(w("ffn_down"), hp.n_ff, n_embd));
+        specs.push_back(matrix_weight(w("ffn_up"), n_embd, hp.n_ff));
+    }
+    return specs;
+}
+
+TensorId forward(Forward& f) {
+    GraphBuilder& g = f.graph();
+    const HParams& hp = f.hparams();
+    constexpr auto kNeoX = backend::RopeStyle::NeoX;
+
+    TensorId x = g.get_rows(f.weight("token_embd.weight"), f.tokens(), "embd");
+
+    for (uint32_t il = 0; il < hp.n_layer; ++il) {
+        const auto name = [il](const char* what) { return Forward::name(il, what); };
+
+        // Attention; linear() adds the q, k and v biases.
+        TensorId cur = f.layer_norm(x, il, "attn_norm");
+        TensorId q = f.split_heads(f.linear(cur, il, "attn_q"), hp.n_head, name("q"));
+        TensorId k = f.split_heads(f.linear(cur, il, "attn_k"), hp.n_head_kv, name("k"));
+        TensorId v = f.linear(cur, il, "attn_v");
+        q = f.rope(q, il, kNeoX, name("q_rope"));
+        k = f.rope(k, il, kNeoX, name("k_rope"));
+        GraphBuilder::Attention attention;
+        attention.scale = hp.kq_scale();
+        cur = f.linear(f.attention(il, q, k, v, attention), il, "attn_output");
+        if (il == hp.n_layer - 1) {  // only the rows whose logits are wanted go on
+            cur = f.keep_wanted_rows(cur, name("attn_out_kept"));
+            x = f.keep_wanted_rows(x, name("residual_kept"));
+        }
+        x = g.add(cur, x, name("attn_residual"));
+
+        // SwiGLU feed-forward.
+        cur = f.layer_norm(x, il, "ffn_norm");
+        cur = g.swiglu(f.linear(cur, il, "ffn_gate"), f.linear(cur, il, "ffn_up"), name("swiglu"));
+        x = g.add(f.linear(cur, il, "ffn_down"), x, name("ffn_residual"));
+    }
+
+    x = f.norm(x, "output_norm.weight", "output_norm");
+    TensorId logits = g.mul_mat(f.output_weight(), x, "logits");
+    if (f.has_weight("output.bias")) logits = g.add(logits, f.weight("output.bias"), "logits+bias");
+    return logits;
+}
+
+}  // namespace
+
+const Architecture kQwen2Architecture = {"qwen2", load_hparams, weights, forward};
+
+}  // namespace tessera
