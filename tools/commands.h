@@ -14,6 +14,9 @@ int run_inspect(const Args& args);
 int run_verify(const Args& args);
 int run_digest(const Args& args);
 int run_quantize(const Args& args);
+int run_run(const Args& args);
+int run_perplexity(const Args& args);
+int run_bench(const Args& args);
 
 // The model path from -m, or the default model, or a clear error.
 std::string model_or_default(const std::string& given);

@@ -25,6 +25,10 @@ constexpr Command kCommands[] = {
     {"verify", "check a GGUF file's structure, data and stored digests", run_verify},
     {"digest", "write a copy of a GGUF file that carries xxHash64 digests", run_digest},
     {"quantize", "requantize a GGUF file to another type", run_quantize},
+    {"run", "continue a prompt with a model", run_run},
+    {"perplexity", "compute a model's perplexity over a text, as llama-perplexity does",
+     run_perplexity},
+    {"bench", "measure prompt and generation speed, as llama-bench does", run_bench},
 };
 
 void print_usage(std::FILE* out) {
