@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything tessera needs on a fresh Debian 12 machine, and builds it. Idempotent: a
 # second run installs nothing new and rebuilds only what changed.
-#   1. Debian packages (compilers, libraries, Vulkan SDK and lavapipe, clang for the fuzzer).
+#   1. Debian packages (compilers, libraries, PCRE2 and libedit, Vulkan SDK and lavapipe, clang for
+#      the fuzzer).
 #   2. A Python virtual environment (.venv) with the reference tools used by tests and fixtures.
 #   3. The default model, Gemma 3 270M Q4_K_M, into the user cache (scripts/fetch_model.py).
 #   4. A release build in build/.
@@ -18,9 +19,9 @@ for arg in "$@"; do
   esac
 done
 
-packages=(cmake g++ pkg-config libgtest-dev libxxhash-dev nlohmann-json3-dev libvulkan-dev glslc
-  spirv-tools mesa-vulkan-drivers vulkan-validationlayers clang libclang-rt-14-dev python3
-  python3-venv)
+packages=(cmake g++ pkg-config libgtest-dev libxxhash-dev nlohmann-json3-dev libpcre2-dev libedit-dev
+  libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers clang
+  libclang-rt-14-dev python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
