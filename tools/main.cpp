@@ -29,6 +29,7 @@ constexpr Command kCommands[] = {
     {"perplexity", "compute a model's perplexity over a text, as llama-perplexity does",
      run_perplexity},
     {"bench", "measure prompt and generation speed, as llama-bench does", run_bench},
+    {"tokenize", "print the tokens of a text, as llama-tokenize does", run_tokenize},
 };
 
 void print_usage(std::FILE* out) {

@@ -75,6 +75,9 @@ class Tokenizer {
     int32_t eot() const;
     bool adds_bos() const;
     bool adds_eos() const;
+    // Whether encoding puts a space in front of the text (tokenizer.ggml.add_space_prefix), which
+    // decode() and TokenStreamer take off again.
+    bool adds_space_prefix() const;
     // True for every id that ends generation: EOS, EOT and the end-of-turn tokens a vocabulary
     // marks or names (<end_of_turn>, <|eot_id|>, <|im_end|>, <|endoftext|>, ...).
     bool is_end_of_generation(int32_t id) const;
@@ -86,11 +89,14 @@ class Tokenizer {
 };
 
 // Turns generated tokens into printable text as they come: bytes that do not yet form a whole
-// UTF-8 character are held back until they do, so a terminal never sees half a character.
+// UTF-8 character are held back until they do, so a terminal never sees half a character. The
+// first token that prints starts the text, as in decode(): the space SentencePiece put in front
+// is taken off it.
 class TokenStreamer {
   public:
     explicit TokenStreamer(const Tokenizer& tokenizer, bool special = false);
-    // The text that became complete with this token (possibly empty).
+    // The text that became complete with this token (possibly empty): always valid UTF-8, bytes
+    // that can start no character given as U+FFFD.
     std::string push(int32_t id);
     // What is still held back, with invalid sequences as U+FFFD; the streamer is then empty.
     std::string flush();
