@@ -29,6 +29,7 @@ constexpr Command kCommands[] = {
     {"perplexity", "compute a model's perplexity over a text, as llama-perplexity does",
      run_perplexity},
     {"bench", "measure prompt and generation speed, as llama-bench does", run_bench},
+    {"template", "render a model's chat template for a conversation", run_template},
 };
 
 void print_usage(std::FILE* out) {
