@@ -4,7 +4,9 @@
 // `add_generation_prompt`, `bos_token`, `eos_token`, `raise_exception`).
 #pragma once
 
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +26,16 @@ struct ChatTemplateInputs {
     bool add_generation_prompt = true;
     std::string bos_token;
     std::string eos_token;
+    // The date and time the template's strftime_now() reports; the local time when empty.
+    // Tests fix it so that templates that print today's date render the same every day.
+    std::optional<std::tm> now;
 };
 
 class ChatTemplate {
   public:
     // Parses a template. Throws tessera::Error "NAME:LINE: what" for a syntax error or a
-    // construct the interpreter does not know, naming it.
+    // construct the interpreter does not know, naming it. (As in jinja2, an unknown filter or
+    // test inside an if statement or a conditional expression fails only when rendered.)
     static ChatTemplate parse(const std::string& source, const std::string& name);
     // The template a model file carries (tokenizer.chat_template), or, when it has none, ChatML,
     // the fallback llama.cpp uses too.

@@ -35,6 +35,12 @@ void ArgParser::option(std::string names, std::string* out, std::string value_na
                       [out](const std::string& value) { *out = value; }});
 }
 
+void ArgParser::option(std::string names, std::optional<std::string>* out, std::string value_name,
+                       std::string help) {
+    specs_.push_back({split_names(names), std::move(value_name), std::move(help),
+                      [out](const std::string& value) { *out = value; }});
+}
+
 void ArgParser::option(std::string names, int64_t* out, std::string value_name,
                        std::string help) {
     auto name_list = split_names(names);

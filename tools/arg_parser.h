@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ public:
     void flag(std::string names, bool* out, std::string help);  // names: "-j, --json"
     void option(std::string names, std::string* out, std::string value_name, std::string help);
     void option(std::string names, int64_t* out, std::string value_name, std::string help);
+    // An option whose absence matters: `out` stays empty unless it is given (even as "").
+    void option(std::string names, std::optional<std::string>* out, std::string value_name,
+                std::string help);
     void positional(std::string name, std::string* out, std::string help, bool required = true);
 
     // Parses argv (without the program and command names). Returns false when --help was asked

@@ -30,6 +30,7 @@ constexpr Command kCommands[] = {
      run_perplexity},
     {"bench", "measure prompt and generation speed, as llama-bench does", run_bench},
     {"tokenize", "print the tokens of a text, as llama-tokenize does", run_tokenize},
+    {"template", "render a model's chat template for a conversation", run_template},
 };
 
 void print_usage(std::FILE* out) {
