@@ -9,15 +9,27 @@ namespace {
 
 constexpr const char* kTemplateKey = "tokenizer.chat_template";
 
-// The ChatML format, which llama.cpp also falls back to for a model without a template:
-// "<|im_start|>ROLE\nCONTENT<|im_end|>\n" per message, then "<|im_start|>assistant\n" when a
-// reply is wanted.
-constexpr const char* kChatMl =
+// The fallback for a model without a template: a plain transcript, the system prompt as a
+// paragraph, then "User: ...\n" and "Assistant: ...\n" lines, ending in "Assistant:" when a reply
+// is wanted. llama.cpp falls back to ChatML instead, but a model that ships no template is usually
+// a base model, and base models continue a transcript sensibly where ChatML's unknown markers
+// make them echo the question (Gemma 3 270M does). The next "User:" or "Assistant:" line the model
+// starts ends its turn.
+constexpr const char* kTranscript =
     "{%- for message in messages -%}\n"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}\n"
+    "{%- if message['role'] == 'system' -%}\n"
+    "{{- message['content'] + '\\n\\n' -}}\n"
+    "{%- elif message['role'] == 'user' -%}\n"
+    "{{- 'User: ' + message['content'] + '\\n' -}}\n"
+    "{%- elif message['role'] == 'assistant' -%}\n"
+    "{{- 'Assistant: ' + message['content'] + '\\n' -}}\n"
+    "{%- else -%}\n"
+    "{{- raise_exception('the transcript template knows the roles system, user and assistant, "
+    "not ' + message['role']) -}}\n"
+    "{%- endif -%}\n"
     "{%- endfor -%}\n"
     "{%- if add_generation_prompt -%}\n"
-    "{{- '<|im_start|>assistant\\n' -}}\n"
+    "{{- 'Assistant:' -}}\n"
     "{%- endif -%}\n";
 
 }  // namespace
@@ -40,14 +52,14 @@ ChatTemplate ChatTemplate::parse(const std::string& source, const std::string& n
 }
 
 ChatTemplate ChatTemplate::for_model(const gguf::File& file) {
-    const gguf::Value* value = file.find(kTemplateKey);
-    if (value != nullptr && value->type() == gguf::ValueType::STRING) {
+    if (const gguf::Value* value = file.find(kTemplateKey)) {
+        // as_string throws, naming the key, for a value of another type.
         return parse(value->as_string(kTemplateKey), file.path() + ":" + kTemplateKey);
     }
-    ChatTemplate chat_ml = parse(kChatMl, "chatml");
-    chat_ml.impl_->fallback = true;
-    chat_ml.impl_->stop_strings = {"<|im_end|>", "<|im_start|>"};
-    return chat_ml;
+    ChatTemplate transcript = parse(kTranscript, "transcript");
+    transcript.impl_->fallback = true;
+    transcript.impl_->stop_strings = {"\nUser:", "\nAssistant:"};
+    return transcript;
 }
 
 std::string ChatTemplate::render(const ChatTemplateInputs& inputs) const {

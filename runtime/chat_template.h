@@ -37,8 +37,9 @@ class ChatTemplate {
     // construct the interpreter does not know, naming it. (As in jinja2, an unknown filter or
     // test inside an if statement or a conditional expression fails only when rendered.)
     static ChatTemplate parse(const std::string& source, const std::string& name);
-    // The template a model file carries (tokenizer.chat_template), or, when it has none, ChatML,
-    // the fallback llama.cpp uses too.
+    // The template a model file carries (tokenizer.chat_template), or, when it has none, a plain
+    // "User: / Assistant:" transcript, which base models continue sensibly. (llama.cpp falls back
+    // to ChatML; see chat_template.cpp for why tessera does not.)
     static ChatTemplate for_model(const gguf::File& file);
 
     ChatTemplate(ChatTemplate&&) noexcept;
@@ -51,10 +52,10 @@ class ChatTemplate {
 
     const std::string& source() const;
     const std::string& name() const;
-    // True when for_model() fell back to ChatML because the file has no template.
+    // True when for_model() fell back to the transcript because the file has no template.
     bool is_fallback() const;
-    // Text that ends an assistant turn in this template's format but is not a single token in
-    // every vocabulary (ChatML's "<|im_end|>" for the fallback); generation stops there too.
+    // Text that ends an assistant turn in this template's format but is no token of its own
+    // (a new "User:" line for the transcript); generation stops there too.
     const std::vector<std::string>& stop_strings() const;
 
   private:

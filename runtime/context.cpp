@@ -251,4 +251,8 @@ void Context::reset() {
     cache_.reset();
 }
 
+void Context::truncate(uint32_t n_keep) {
+    cache_.truncate(n_keep);
+}
+
 }  // namespace tessera

@@ -55,6 +55,10 @@ class Context {
     uint32_t position() const { return cache_.n_filled(); }
     // Forgets the sequence; the next decode starts at position 0.
     void reset();
+    // Forgets the tokens from position n_keep on, keeping the ones before: the next decode
+    // continues at n_keep. No-op when n_keep >= position(). Used to reuse a shared prefix (a chat
+    // re-rendered after a turn) and to roll back rejected speculative tokens.
+    void truncate(uint32_t n_keep);
 
     const Model& model() const { return *model_; }
     uint32_t n_ctx() const { return cache_.n_ctx(); }

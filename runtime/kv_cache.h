@@ -34,6 +34,10 @@ class KvCache {
     void advance(uint32_t n_tokens);
     // Forgets every position; the bytes stay, unread, until overwritten.
     void reset() { n_filled_ = 0; }
+    // Forgets the positions from n_keep on (no-op when n_keep >= n_filled()). A later token at
+    // position p overwrites column p, and attention reads only filled columns, so nothing else
+    // needs clearing.
+    void truncate(uint32_t n_keep) { n_filled_ = n_keep < n_filled_ ? n_keep : n_filled_; }
 
   private:
     int64_t row_elements_;

@@ -17,6 +17,9 @@ constexpr uint64_t kMaxUploadBufferBytes = uint64_t{1} << 30;
 constexpr uint64_t kWeightAlignment = 256;
 // Uploads go in slices, so that a device's staging memory stays small.
 constexpr uint64_t kUploadSliceBytes = uint64_t{64} << 20;
+// The smallest page size of the platforms tessera runs on: touching one byte in each brings a
+// mapped range into memory.
+constexpr size_t kPageBytes = 4096;
 
 std::string shape_string(const Shape& shape) {
     int n_dims = backend::kMaxDims;
@@ -87,25 +90,30 @@ void check_weights(const gguf::File& file, const HParams& hparams,
 }  // namespace
 
 Model::Model(gguf::File file, HParams hparams, const Architecture* architecture,
-             std::shared_ptr<backend::Device> device)
+             std::optional<Tokenizer> tokenizer, std::shared_ptr<backend::Device> device)
     : file_(std::move(file)),
       hparams_(std::move(hparams)),
       architecture_(architecture),
+      tokenizer_(std::move(tokenizer)),
       device_(std::move(device)) {}
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
     // The file is checked before the device is opened: its faults are the likelier ones.
-    return load_with(path, [&] { return backend::open_device(options.backend, options.device); });
+    return load_with(
+        path, [&] { return backend::open_device(options.backend, options.device); },
+        options.on_progress);
 }
 
 std::shared_ptr<const Model> Model::load(const std::string& path,
                                          std::shared_ptr<backend::Device> device) {
     if (device == nullptr) throw Error(path + ": no device to load the model on");
-    return load_with(path, [&] { return device; });
+    return load_with(
+        path, [&] { return device; }, nullptr);
 }
 
 std::shared_ptr<const Model> Model::load_with(
-    const std::string& path, const std::function<std::shared_ptr<backend::Device>()>& open) {
+    const std::string& path, const std::function<std::shared_ptr<backend::Device>()>& open,
+    const ProgressCallback& on_progress) {
     gguf::File file = gguf::File::open(path);
 
     const std::string name = file.get_string("general.architecture");
@@ -118,19 +126,40 @@ std::shared_ptr<const Model> Model::load_with(
     architecture->load_hparams(file, hparams);
     const std::vector<WeightSpec> specs = architecture->weights(hparams);
     check_weights(file, hparams, specs);
+    std::optional<Tokenizer> tokenizer;
+    if (file.find("tokenizer.ggml.model") != nullptr) {
+        tokenizer = Tokenizer::from_gguf(file);
+        // Token ids index the embedding rows; a vocabulary longer than the rows would make
+        // tokens that cannot run. (Fewer tokens than rows is common: padded embeddings.)
+        if (tokenizer->n_vocab() > hparams.n_vocab) {
+            throw Error(path + ": the vocabulary has " + std::to_string(tokenizer->n_vocab()) +
+                        " tokens but the token embeddings only " +
+                        std::to_string(hparams.n_vocab) + " rows");
+        }
+    }
 
     std::shared_ptr<backend::Device> device = open();
-    std::shared_ptr<Model> model(
-        new Model(std::move(file), std::move(hparams), architecture, std::move(device)));
-    model->bind_weights(specs);
+    std::shared_ptr<Model> model(new Model(std::move(file), std::move(hparams), architecture,
+                                           std::move(tokenizer), std::move(device)));
+    model->bind_weights(specs, on_progress);
     return model;
 }
 
-void Model::bind_weights(const std::vector<WeightSpec>& specs) {
+void Model::bind_weights(const std::vector<WeightSpec>& specs,
+                         const ProgressCallback& on_progress) {
     std::vector<const gguf::TensorInfo*> present;
+    uint64_t total_bytes = 0;
     for (const WeightSpec& spec : specs) {
-        if (const gguf::TensorInfo* info = file_.find_tensor(spec.name)) present.push_back(info);
+        if (const gguf::TensorInfo* info = file_.find_tensor(spec.name)) {
+            present.push_back(info);
+            total_bytes += info->n_bytes;
+        }
     }
+    uint64_t done_bytes = 0;
+    const auto report = [&](uint64_t n) {
+        done_bytes += n;
+        if (on_progress) on_progress(done_bytes, total_bytes);
+    };
     const auto record = [&](const gguf::TensorInfo& info, uint32_t buffer, uint64_t offset) {
         weights_.emplace(info.name, Weight{info.name, info.type, shape_of(info), buffer, offset});
         weight_bytes_ += info.n_bytes;
@@ -142,6 +171,14 @@ void Model::bind_weights(const std::vector<WeightSpec>& specs) {
         weight_buffers_.push_back(std::move(mapped));
         for (const gguf::TensorInfo* info : present) {
             record(*info, 0, file_.data_offset() + info->offset);
+            if (on_progress) {
+                // Reading one byte per page brings the weight into memory now, while the caller
+                // shows progress, rather than as page faults during the first forward pass.
+                const std::span<const uint8_t> data = file_.tensor_data(*info);
+                volatile uint8_t sink = 0;
+                for (size_t at = 0; at < data.size(); at += kPageBytes) sink = sink ^ data[at];
+                report(data.size());
+            }
         }
     } else {
         // In file order, so that each buffer holds neighbouring weights.
@@ -173,6 +210,7 @@ void Model::bind_weights(const std::vector<WeightSpec>& specs) {
                 for (uint64_t done = 0; done < data.size(); done += kUploadSliceBytes) {
                     const uint64_t n = std::min<uint64_t>(kUploadSliceBytes, data.size() - done);
                     device_->upload(buffer, offsets[i - first] + done, data.subspan(done, n));
+                    report(n);
                 }
                 record(*present[i], index, offsets[i - first]);
             }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,12 +22,17 @@
 #include "runtime/graph_builder.h"
 #include "runtime/hparams.h"
 #include "runtime/models/registry.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace tessera {
 
 struct ModelOptions {
     std::string backend = "cpu";  // "cpu", "vulkan", "cuda"
     int device = 0;               // index within the backend
+    // Called as the weights are read or uploaded, with bytes done and bytes in all, from the
+    // loading thread. When given, weights used in place are also read once through (so that the
+    // first reply does not stall on page faults) and the reading is what it reports.
+    std::function<void(uint64_t done, uint64_t total)> on_progress;
 };
 
 class Model {
@@ -55,6 +61,9 @@ class Model {
     const gguf::File& file() const { return file_; }
     const HParams& hparams() const { return hparams_; }
     const Architecture& architecture() const { return *architecture_; }
+    // The file's vocabulary; nullptr when it has none (tokenizer.ggml.model absent), in which
+    // case the model runs on token ids only.
+    const Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
     // The device is shared and thread-safe; contexts allocate and compile on it.
     backend::Device& device() const { return *device_; }
     const std::shared_ptr<backend::Device>& device_handle() const { return device_; }
@@ -71,16 +80,19 @@ class Model {
     bool weights_in_place() const { return weights_in_place_; }
 
   private:
+    using ProgressCallback = std::function<void(uint64_t done, uint64_t total)>;
     // Checks the file, then opens the device with `open` and binds the weights there.
     static std::shared_ptr<const Model> load_with(
-        const std::string& path, const std::function<std::shared_ptr<backend::Device>()>& open);
+        const std::string& path, const std::function<std::shared_ptr<backend::Device>()>& open,
+        const ProgressCallback& on_progress);
     Model(gguf::File file, HParams hparams, const Architecture* architecture,
-          std::shared_ptr<backend::Device> device);
-    void bind_weights(const std::vector<WeightSpec>& specs);
+          std::optional<Tokenizer> tokenizer, std::shared_ptr<backend::Device> device);
+    void bind_weights(const std::vector<WeightSpec>& specs, const ProgressCallback& on_progress);
 
     gguf::File file_;
     HParams hparams_;
     const Architecture* architecture_;
+    std::optional<Tokenizer> tokenizer_;
     std::shared_ptr<backend::Device> device_;
     std::unordered_map<std::string, Weight> weights_;
     std::vector<std::unique_ptr<backend::Buffer>> weight_buffers_;

@@ -1,7 +1,7 @@
 // Chat templates against transformers: every template in ../shared/testdata/templates/ (and the
 // one in the shared Phi-3 vocabulary) renders every conversation of
 // tests/fixtures/templates/cases.json byte for byte as transformers' jinja2 did, or raises the
-// same raise_exception() message; the model-file lookup with its ChatML fallback; and the
+// same raise_exception() message; the model-file lookup with its transcript fallback; and the
 // `tessera template` command.
 #include <gtest/gtest.h>
 
@@ -163,22 +163,24 @@ TEST(ChatTemplate, ForModelUsesTheFilesTemplate) {
     EXPECT_EQ(chat.render(inputs), "<s><|user|>\nHi<|end|>\n<|assistant|>\nHello<|end|>\n");
 }
 
-TEST(ChatTemplate, ForModelFallsBackToChatMl) {
+TEST(ChatTemplate, ForModelFallsBackToATranscript) {
     const gguf::File file =
         gguf::File::open(test::source_dir() + "/tests/fixtures/tiny/llama.gguf");
     ASSERT_EQ(file.find("tokenizer.chat_template"), nullptr);
     const ChatTemplate chat = ChatTemplate::for_model(file);
     EXPECT_TRUE(chat.is_fallback());
-    EXPECT_EQ(chat.stop_strings(), (std::vector<std::string>{"<|im_end|>", "<|im_start|>"}));
+    EXPECT_EQ(chat.stop_strings(), (std::vector<std::string>{"\nUser:", "\nAssistant:"}));
     ChatTemplateInputs inputs;
-    inputs.messages = {{"system", "Be brief."}, {"user", "Hi\n there "}};
+    inputs.messages = {
+        {"system", "Be brief."}, {"user", "Hi\n there "}, {"assistant", "Hello."}, {"user", "Bye"}};
     inputs.add_generation_prompt = true;
     EXPECT_EQ(chat.render(inputs),
-              "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi\n there <|im_end|>\n"
-              "<|im_start|>assistant\n");
+              "Be brief.\n\nUser: Hi\n there \nAssistant: Hello.\nUser: Bye\nAssistant:");
     inputs.add_generation_prompt = false;
     inputs.messages = {};
     EXPECT_EQ(chat.render(inputs), "");
+    inputs.messages = {{"tool", "{}"}};
+    EXPECT_THROW(chat.render(inputs), Error);
 }
 
 TEST(ChatTemplate, ForModelReportsABrokenTemplateWithTheFileName) {

@@ -112,9 +112,10 @@ TEST(ToolRun, GreedyPrintsNIdsLikeAContextLoopAtAnyThreadCount) {
 }
 
 TEST(ToolRun, SeededSamplingEqualsTheSamplerAndRepeats) {
-    const std::string base = "run -m '" + tiny_model() + "' --prompt-ids '" + joined(kPrompt) +
-                             "' -n 16 --ignore-eos -c 64 -t 1 --temp 1.2 --top-k 50 --top-p 0.9 "
-                             "--min-p 0.01 --repeat-penalty 1.3 --presence-penalty 0.2";
+    const std::string base =
+        "run -m '" + tiny_model() + "' --prompt-ids '" + joined(kPrompt) +
+        "' -n 16 --ignore-eos --print-ids -c 64 -t 1 --temp 1.2 --top-k 50 --top-p 0.9 "
+        "--min-p 0.01 --repeat-penalty 1.3 --presence-penalty 0.2";
     const Result a = tessera_command(base + " --seed 42");
     ASSERT_EQ(a.status, 0) << a.err;
     SamplerParams p;
@@ -135,8 +136,9 @@ TEST(ToolRun, SeededSamplingEqualsTheSamplerAndRepeats) {
 TEST(ToolRun, StopsAtEndOfSequenceUnlessIgnored) {
     // Hot sampling over the tiny vocabulary meets EOS within a couple hundred tokens for most
     // seeds; the run without --ignore-eos must stop right before the first one.
-    const std::string base = "run -m '" + tiny_model() + "' --prompt-ids '" + joined(kPrompt) +
-                             "' -n 200 -c 256 -t 1 --temp 1.5 --top-k 0 --top-p 1 --min-p 0";
+    const std::string base =
+        "run -m '" + tiny_model() + "' --prompt-ids '" + joined(kPrompt) +
+        "' -n 200 -c 256 -t 1 --temp 1.5 --top-k 0 --top-p 1 --min-p 0 --print-ids";
     bool met_eos = false;
     for (int seed = 1; seed <= 10 && !met_eos; ++seed) {
         const std::string seeded = base + " --seed " + std::to_string(seed);
@@ -155,14 +157,28 @@ TEST(ToolRun, StopsAtEndOfSequenceUnlessIgnored) {
     EXPECT_TRUE(met_eos) << "no seed from 1 to 10 produced EOS in 200 tokens";
 }
 
-TEST(ToolRun, TextPromptAndBadFlagsGiveOneLine) {
+TEST(ToolRun, TextPromptIsTokenizedAsTokenizeDoesAndBadFlagsGiveOneLine) {
     const std::string model = " -m '" + tiny_model() + "'";
-    const Result text = tessera_command("run" + model + " -p 'Hello there' -n 4");
-    EXPECT_EQ(text.status, 1);
-    EXPECT_EQ(count_lines(text.err), 1u) << text.err;
-    EXPECT_NE(text.err.find("tokenizer"), std::string::npos) << text.err;
-    EXPECT_NE(text.err.find("--prompt-ids"), std::string::npos) << text.err;
-    EXPECT_TRUE(text.out.empty()) << text.out;
+    // A text prompt runs exactly as the ids `tessera tokenize` gives for it.
+    const Result ids = tessera_command("tokenize" + model + " -p 'Hello there' --ids");
+    ASSERT_EQ(ids.status, 0) << ids.err;
+    const std::string flags = " -n 6 --temp 0 --ignore-eos --print-ids -c 64 -t 1";
+    const Result from_text = tessera_command("run" + model + " -p 'Hello there'" + flags);
+    ASSERT_EQ(from_text.status, 0) << from_text.err;
+    const Result from_ids =
+        tessera_command("run" + model + " --prompt-ids '" + ids.out + "'" + flags);
+    ASSERT_EQ(from_ids.status, 0) << from_ids.err;
+    EXPECT_EQ(from_text.out, from_ids.out);
+    EXPECT_EQ(parse_ids(from_text.out).size(), 6u) << from_text.out;
+    // Without --print-ids the continuation is text; -f reads the prompt from a file.
+    const std::string prompt_file = test::temp_dir() + "/prompt.txt";
+    std::ofstream(prompt_file) << "Hello there";
+    const Result text = tessera_command("run" + model + " -f '" + prompt_file +
+                                        "' -n 6 --temp 0 --ignore-eos -c 64 -t 1");
+    ASSERT_EQ(text.status, 0) << text.err;
+    EXPECT_FALSE(text.out.empty());
+    const Result both = tessera_command("run" + model + " -p hi -f '" + prompt_file + "'");
+    EXPECT_EQ(both.status, 2) << both.err;
 
     for (const std::string bad :
          {"run --bogus", "run --prompt-ids 1 --temp warm", "run --prompt-ids 1 --top-p 1.5",
@@ -250,7 +266,7 @@ TEST(ToolPerplexity, EqualsExpMeanNllFromContextLogits) {
     EXPECT_EQ(r.out.find("[3]"), std::string::npos) << "the partial chunk is not scored";
 }
 
-TEST(ToolPerplexity, RefusesShortInputAndTextFiles) {
+TEST(ToolPerplexity, RefusesShortInputs) {
     const std::string path = test::temp_dir() + "/short.txt";
     std::ofstream(path) << "1 5 6 7 8 9 10\n";
     const std::string model = " -m '" + tiny_model() + "'";
@@ -260,11 +276,11 @@ TEST(ToolPerplexity, RefusesShortInputAndTextFiles) {
     EXPECT_EQ(count_lines(shorter.err), 1u) << shorter.err;
     EXPECT_NE(shorter.err.find("at least 16 tokens"), std::string::npos) << shorter.err;
 
+    // A text is tokenized; this one is too short for a context of 512.
     const Result text = tessera_command("perplexity" + model + " -f '" + path + "'");
     EXPECT_EQ(text.status, 1);
     EXPECT_EQ(count_lines(text.err), 1u) << text.err;
-    EXPECT_NE(text.err.find("tokenizer"), std::string::npos) << text.err;
-    EXPECT_NE(text.err.find("--ids-file"), std::string::npos) << text.err;
+    EXPECT_NE(text.err.find("at least 1024 tokens"), std::string::npos) << text.err;
 
     std::ofstream(path) << "1 2 three\n";
     const Result junk = tessera_command("perplexity" + model + " --ids-file '" + path + "'");
@@ -308,7 +324,8 @@ TEST(ToolBench, JsonHasTheKeysAndTheTableHasTheRows) {
 TEST(ToolRun, DefaultModelGenerates) {
     const auto path = find_default_model();
     if (!path) GTEST_SKIP() << "the default model is not downloaded (scripts/setup.sh fetches it)";
-    const Result r = tessera_command("run --prompt-ids '2 818 5279 529' -n 4 --temp 0 -c 64");
+    const Result r =
+        tessera_command("run --prompt-ids '2 818 5279 529' -n 4 --temp 0 -c 64 --print-ids");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_LE(parse_ids(r.out).size(), 4u) << r.out;
     EXPECT_GE(parse_ids(r.out).size(), 1u) << r.out;

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -87,6 +88,22 @@ TEST_F(GemmaReference, GreedyContinuationsAgreeWithLlamaCpp) {
     // the other three part at near-ties of 0.04 to 0.10. Half agreeing in full guards against a
     // change that makes every prompt part at its first near-tie.
     EXPECT_GE(prompts_fully_agreeing, 3);
+}
+
+TEST_F(GemmaReference, TextsTokenizeAsLlamaCppTokenizedThem) {
+    // The greedy prompts and the whole perplexity text (4158 tokens), BOS added as
+    // llama-completion and llama-perplexity add it.
+    const Tokenizer& tokenizer = *model_->tokenizer();
+    for (const auto& prompt : fixture("greedy.json")["prompts"]) {
+        EXPECT_EQ(tokenizer.encode(prompt["text"].get<std::string>()),
+                  prompt["prompt_tokens"].get<std::vector<int32_t>>())
+            << prompt["name"];
+    }
+    std::ifstream in(test::source_dir() + "/tests/fixtures/gemma3-270m/perplexity.txt",
+                     std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(tokenizer.encode(text),
+              fixture("perplexity.json")["tokens"].get<std::vector<int32_t>>());
 }
 
 TEST_F(GemmaReference, PerplexityWithinOnePercentOfLlamaCpp) {

@@ -20,6 +20,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"chat", "chat with a model in the terminal", run_chat},
     {"inspect", "show a GGUF file's architecture, tokenizer, tensors and quantization mix",
      run_inspect},
     {"verify", "check a GGUF file's structure, data and stored digests", run_verify},

@@ -22,9 +22,11 @@
 #include "formats/error.h"
 #include "runtime/context.h"
 #include "runtime/model.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tools/arg_parser.h"
 #include "tools/commands.h"
 #include "tools/runtime_flags.h"
+#include "tools/text_file.h"
 #include "tools/token_ids.h"
 
 namespace tessera::tools {
@@ -81,11 +83,10 @@ int run_perplexity(const Args& args) {
         "tessera perplexity",
         "Compute a model's perplexity over a text as llama-perplexity does: whole chunks of -c\n"
         "tokens, each started afresh with BOS, scoring the second half of each. Prints the\n"
-        "running estimate after each chunk and the final one with its error.\nUntil tessera has "
-        "a tokenizer, give the text's token ids (as llama-tokenize prints them,\nthe BOS id "
-        "included) with --ids-file.");
-    parser.option("-f, --file", &text_file, "FILE",
-                  "the text (needs the tokenizer; use --ids-file)");
+        "running estimate after each chunk and the final one with its error. The text is\n"
+        "tokenized with the model's vocabulary (BOS first, as llama-perplexity does), or given\n"
+        "as token ids with --ids-file.");
+    parser.option("-f, --file", &text_file, "FILE", "the text");
     parser.option("--ids-file", &ids_file, "FILE", "the text's token ids, whitespace-separated");
     parser.option("--chunks", &max_chunks, "N", "score at most N chunks; -1: all (default: -1)");
     runtime.add_to(parser);
@@ -93,22 +94,30 @@ int run_perplexity(const Args& args) {
 
     if (!text_file.empty() && !ids_file.empty())
         throw UsageError("give -f or --ids-file, not both");
-    if (!text_file.empty()) {
-        throw Error(
-            "perplexity over a text file needs the tokenizer, which tessera does not have yet; "
-            "give the text's token ids with --ids-file FILE");
+    if (text_file.empty() && ids_file.empty()) {
+        throw UsageError("no input: give the text with -f FILE or its token ids with --ids-file");
     }
-    if (ids_file.empty()) throw UsageError("no input: give the token ids with --ids-file FILE");
     if (max_chunks < -1 || max_chunks == 0) throw UsageError("--chunks must be -1 (all) or from 1");
     ContextOptions context_options = runtime.context_options();
     const ModelOptions model_options = runtime.model_options();
-    const std::vector<int32_t> tokens = read_token_ids_file(ids_file);
+    std::vector<int32_t> tokens;
+    if (!ids_file.empty()) tokens = read_token_ids_file(ids_file);
+    const std::string& source = ids_file.empty() ? text_file : ids_file;
 
     const std::shared_ptr<const Model> model = Model::load(runtime.model_path(), model_options);
+    if (!text_file.empty()) {
+        const Tokenizer* tokenizer = model->tokenizer();
+        if (tokenizer == nullptr) {
+            throw Error(model->file().path() +
+                        ": the file has no vocabulary (tokenizer.ggml.*) to tokenize " + text_file +
+                        " with; give its token ids with --ids-file");
+        }
+        tokens = tokenizer->encode(read_text_file(text_file), {.add_special = true});
+    }
     Context context(model, context_options);
     const uint32_t n_ctx = context.n_ctx();
     const uint32_t n_vocab = context.n_vocab();
-    check_token_ids(tokens, n_vocab, ids_file);
+    check_token_ids(tokens, n_vocab, source);
     if (n_ctx < 3) throw UsageError("-c must be at least 3 to score any token");
     if (tokens.size() < 2 * static_cast<size_t>(n_ctx)) {
         std::string message = "perplexity needs at least ";
@@ -116,7 +125,7 @@ int run_perplexity(const Args& args) {
             .append(" tokens with a context of ")
             .append(std::to_string(n_ctx))
             .append("; ")
-            .append(ids_file)
+            .append(source)
             .append(" holds ")
             .append(std::to_string(tokens.size()));
         throw Error(message);

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <random>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,9 +12,12 @@
 #include "runtime/context.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tools/arg_parser.h"
 #include "tools/commands.h"
 #include "tools/runtime_flags.h"
+#include "tools/sampling_flags.h"
+#include "tools/text_file.h"
 #include "tools/token_ids.h"
 
 namespace tessera::tools {
@@ -33,102 +36,54 @@ void print_rate(const char* what, size_t tokens, double ms) {
                  tokens, ms, rate);
 }
 
-// The sampling flags as given; turned into SamplerParams once parsed.
-struct SamplingFlags {
-    std::string temperature = "0.8";
-    int64_t top_k = 40;
-    std::string top_p = "0.95";
-    std::string min_p = "0.05";
-    int64_t repeat_last_n = 64;
-    std::string repeat_penalty = "1.0";
-    std::string presence_penalty = "0.0";
-    std::string frequency_penalty = "0.0";
-    int64_t seed = -1;
-
-    void add_to(ArgParser& parser) {
-        parser.option("--temp", &temperature, "T", "temperature; 0: greedy (default: 0.8)");
-        parser.option("--top-k", &top_k, "K",
-                      "keep the K most likely tokens; 0: off (default: 40)");
-        parser.option("--top-p", &top_p, "P",
-                      "keep the most likely tokens adding up to P; 1: off (default: 0.95)");
-        parser.option("--min-p", &min_p, "P",
-                      "keep tokens at least P times as likely as the best; 0: off (default: 0.05)");
-        parser.option("--repeat-last-n", &repeat_last_n, "N",
-                      "tokens the penalties look back over; 0: off, -1: all (default: 64)");
-        parser.option(
-            "--repeat-penalty", &repeat_penalty, "X",
-            "divide repeated tokens' positive logits by X, multiply negative ones; 1: off "
-            "(default: 1.0)");
-        parser.option("--presence-penalty", &presence_penalty, "X",
-                      "subtract X from repeated tokens' logits; 0: off (default: 0.0)");
-        parser.option("--frequency-penalty", &frequency_penalty, "X",
-                      "subtract X times the repeat count; 0: off (default: 0.0)");
-        parser.option("--seed", &seed, "S", "random seed; -1: a random one, printed (default: -1)");
-    }
-
-    SamplerParams params() const {
-        SamplerParams p;
-        if (seed < -1) throw UsageError("--seed must be -1 (random) or a number from 0");
-        p.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
-        p.temperature = parse_float("--temp", temperature);
-        p.top_k = static_cast<int32_t>(checked("--top-k", top_k, 0, INT32_MAX));
-        p.top_p = parse_float("--top-p", top_p);
-        p.min_p = parse_float("--min-p", min_p);
-        p.penalty_last_n =
-            static_cast<int32_t>(checked("--repeat-last-n", repeat_last_n, -1, INT32_MAX));
-        p.repeat_penalty = parse_float("--repeat-penalty", repeat_penalty);
-        p.presence_penalty = parse_float("--presence-penalty", presence_penalty);
-        p.frequency_penalty = parse_float("--frequency-penalty", frequency_penalty);
-        // The sampler checks the ranges; on the command line a value out of range is a usage
-        // mistake.
-        try {
-            Sampler check(p);
-        } catch (const Error& e) {
-            throw UsageError(e.what());
-        }
-        return p;
-    }
-};
-
 }  // namespace
 
 int run_run(const Args& args) {
     RuntimeFlags runtime;
     SamplingFlags sampling;
-    std::string prompt_text, prompt_ids;
+    std::string prompt_text, prompt_file, prompt_ids;
     int64_t n_predict = -1;
-    bool print_ids = false, ignore_eos = false;
+    bool print_ids = false, ignore_eos = false, special = false, echo_prompt = false;
     ArgParser parser("tessera run",
-                     "Continue a prompt with a model: the generated tokens go to stdout as they "
-                     "come,\nthe timings to stderr. Until tessera has a tokenizer the prompt is "
-                     "given as token ids\n(as llama-tokenize prints them, the BOS id included) "
-                     "and the output is the generated\nids, space-separated on one line.");
-    parser.option("-p, --prompt", &prompt_text, "TEXT",
-                  "a text prompt (needs the tokenizer; use --prompt-ids for now)");
+                     "Continue a prompt with a model: the generated text goes to stdout as it "
+                     "comes,\nthe timings to stderr. The prompt is text (-p, -f), tokenized with "
+                     "the model's\nvocabulary and BOS added where the vocabulary asks for it, or "
+                     "token ids (--prompt-ids,\nas `tessera tokenize --ids` prints them, BOS "
+                     "included).");
+    parser.option("-p, --prompt", &prompt_text, "TEXT", "the prompt");
+    parser.option("-f, --file", &prompt_file, "FILE", "read the prompt from FILE");
     parser.option("--prompt-ids", &prompt_ids, "IDS", "the prompt as token ids: \"2 818 5279\"");
     parser.option("-n, --n-predict", &n_predict, "N",
                   "tokens to generate; -1: until end of sequence or a full context (default: -1)");
-    parser.flag("--print-ids", &print_ids,
-                "print the generated ids instead of text (always, until the tokenizer)");
+    parser.flag("--special", &special,
+                "read special-token text in the prompt (\"<start_of_turn>\") as those tokens, "
+                "and print control tokens");
+    parser.flag("--echo", &echo_prompt, "print the prompt before the continuation");
+    parser.flag("--print-ids", &print_ids, "print the generated ids instead of text");
     parser.flag("--ignore-eos", &ignore_eos, "go on past the end-of-sequence token");
     runtime.add_to(parser);
     sampling.add_to(parser);
     if (!parser.parse(args)) return 0;
 
     if (!prompt_text.empty() && !prompt_ids.empty()) {
-        throw UsageError("give the prompt once, as -p or --prompt-ids");
+        throw UsageError("give the prompt once, as -p, -f or --prompt-ids");
     }
-    if (!prompt_text.empty()) {
-        throw Error(
-            "text prompts come with the tokenizer, which tessera does not have yet; give the "
-            "prompt as token ids with --prompt-ids \"ID ID ...\"");
+    if (!prompt_file.empty()) {
+        if (!prompt_text.empty() || !prompt_ids.empty()) {
+            throw UsageError("give the prompt once, as -p, -f or --prompt-ids");
+        }
+        prompt_text = read_text_file(prompt_file);
+        if (prompt_text.empty()) throw Error(prompt_file + ": the prompt file is empty");
     }
-    if (prompt_ids.empty()) throw UsageError("no prompt: give one with --prompt-ids \"ID ID ...\"");
+    if (prompt_text.empty() && prompt_ids.empty()) {
+        throw UsageError("no prompt: give one with -p TEXT, -f FILE or --prompt-ids \"ID ID ...\"");
+    }
     if (n_predict < -1) throw UsageError("-n must be -1 (no limit) or a count from 0");
-    // Without a tokenizer the output is ids whether or not --print-ids was given.
-    (void)print_ids;
-    const std::vector<int32_t> prompt = parse_token_ids(prompt_ids, "--prompt-ids");
-    if (prompt.empty()) throw UsageError("--prompt-ids holds no token ids");
+    std::vector<int32_t> prompt;
+    if (!prompt_ids.empty()) {
+        prompt = parse_token_ids(prompt_ids, "--prompt-ids");
+        if (prompt.empty()) throw UsageError("--prompt-ids holds no token ids");
+    }
     const SamplerParams sampler_params = sampling.params();
     const ModelOptions model_options = runtime.model_options();
     const ContextOptions context_options = runtime.context_options();
@@ -137,7 +92,19 @@ int run_run(const Args& args) {
     const std::shared_ptr<const Model> model = Model::load(runtime.model_path(), model_options);
     Context context(model, context_options);
     const double load_ms = milliseconds(Clock::now() - load_start);
+    const Tokenizer* tokenizer = model->tokenizer();
+    if (!prompt_text.empty()) {
+        if (tokenizer == nullptr) {
+            throw Error(model->file().path() +
+                        ": the file has no vocabulary (tokenizer.ggml.*), so a text prompt cannot "
+                        "be tokenized; give token ids with --prompt-ids");
+        }
+        prompt = tokenizer->encode(prompt_text, {.add_special = true, .parse_special = special});
+        if (prompt.empty()) throw Error("the prompt tokenizes to no tokens");
+    }
     check_token_ids(prompt, context.n_vocab(), "--prompt-ids");
+    // Text output needs the vocabulary; a model without one prints ids.
+    print_ids = print_ids || tokenizer == nullptr;
     if (prompt.size() > context.n_ctx()) {
         std::string message = "the prompt's ";
         message.append(std::to_string(prompt.size()))
@@ -146,13 +113,25 @@ int run_run(const Args& args) {
             .append(" positions; raise -c");
         throw Error(message);
     }
-    const SpecialTokens special = read_special_tokens(model->file());
     std::fprintf(stderr,
                  "tessera run: %s (%s), %s backend, %d threads, context %u, loaded in %.0f ms, "
                  "seed %llu\n",
                  model->file().path().c_str(), model->hparams().architecture.c_str(),
                  runtime.backend.c_str(), runtime.threads_used(), context.n_ctx(), load_ms,
                  static_cast<unsigned long long>(sampler_params.seed));
+
+    // Without a vocabulary, EOS and EOT as the metadata names them end generation.
+    const SpecialTokens special_ids = read_special_tokens(model->file());
+    const auto ends_generation = [&](int32_t token) {
+        return tokenizer != nullptr ? tokenizer->is_end_of_generation(token)
+                                    : special_ids.ends_generation(token);
+    };
+    std::optional<TokenStreamer> streamer;
+    if (!print_ids) streamer.emplace(*tokenizer, special);
+    if (!print_ids && echo_prompt) {
+        std::string text = tokenizer->decode(prompt, special);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+    }
 
     Sampler sampler(sampler_params);
     for (int32_t token : prompt) sampler.accept(token);
@@ -170,13 +149,18 @@ int run_run(const Args& args) {
         const int32_t token = sampler.sample(logits);
         sampling_time += Clock::now() - sample_start;
         ++sampled;
-        if (!ignore_eos && special.ends_generation(token)) {
+        if (!ignore_eos && ends_generation(token)) {
             stop_reason = "end of sequence (token ";
             stop_reason.append(std::to_string(token)).append(")");
             break;
         }
         sampler.accept(token);
-        std::printf(generated == 0 ? "%d" : " %d", token);
+        if (print_ids) {
+            std::printf(generated == 0 ? "%d" : " %d", token);
+        } else {
+            const std::string text = streamer->push(token);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        }
         std::fflush(stdout);
         ++generated;
         if (n_predict >= 0 && generated == limit) break;
@@ -188,6 +172,10 @@ int run_run(const Args& args) {
         logits = context.decode(std::span<const int32_t>(&token, 1), Logits::Last);
         decode_time += Clock::now() - decode_start;
         ++decoded;
+    }
+    if (streamer) {
+        const std::string text = streamer->flush();
+        std::fwrite(text.data(), 1, text.size(), stdout);
     }
     std::printf("\n");
     std::fflush(stdout);

@@ -1,6 +1,6 @@
-// Token ids as the commands take them until tessera has a tokenizer: written out by the user
-// ("2 1437 5 ..."), on the command line or in a file, and the special ids that a GGUF file's
-// tokenizer metadata names (BOS, EOS, EOT).
+// Token ids as the commands take them besides text (--prompt-ids, --ids-file): written out by
+// the user ("2 1437 5 ..."), on the command line or in a file, and the special ids that a GGUF
+// file's tokenizer metadata names (BOS, EOS, EOT).
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,248 @@
+#include "runtime/chat_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "formats/error.h"
+
+namespace tessera {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double milliseconds_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Holds back generated text that might be the start of a stop string, so that a stop string
+// never reaches the screen, not even in part, and cuts the text where one appears.
+class StopStringFilter {
+  public:
+    explicit StopStringFilter(const std::vector<std::string>& stops) : stops_(stops) {}
+
+    // Takes new text; returns the part that is safe to show. Sets stopped() when a stop string
+    // appeared, and then drops it and everything after it.
+    std::string push(std::string_view text) {
+        pending_.append(text);
+        size_t cut = std::string::npos;
+        for (const std::string& stop : stops_) {
+            cut = std::min(cut, pending_.find(stop));
+        }
+        if (cut != std::string::npos) {
+            stopped_ = true;
+            std::string shown = pending_.substr(0, cut);
+            pending_.clear();
+            return shown;
+        }
+        // Keep the longest tail that a stop string begins with.
+        size_t keep = 0;
+        for (const std::string& stop : stops_) {
+            const size_t most = std::min(stop.size() - 1, pending_.size());
+            for (size_t n = most; n > keep; --n) {
+                if (pending_.compare(pending_.size() - n, n, stop, 0, n) == 0) {
+                    keep = n;
+                    break;
+                }
+            }
+        }
+        std::string shown = pending_.substr(0, pending_.size() - keep);
+        pending_.erase(0, pending_.size() - keep);
+        return shown;
+    }
+    // What was held back, once no more text comes.
+    std::string finish() { return std::exchange(pending_, {}); }
+    bool stopped() const { return stopped_; }
+
+  private:
+    const std::vector<std::string>& stops_;
+    std::string pending_;
+    bool stopped_ = false;
+};
+
+// Positions kept free for the reply when the conversation is fitted into the context.
+uint32_t reply_room(const ChatOptions& options, uint32_t n_ctx) {
+    const uint32_t quarter = std::max<uint32_t>(1, n_ctx / 4);
+    if (options.max_reply_tokens > 0) {
+        return std::min(static_cast<uint32_t>(options.max_reply_tokens), quarter);
+    }
+    return std::min<uint32_t>(256, quarter);
+}
+
+}  // namespace
+
+ChatSession::ChatSession(std::shared_ptr<const Model> model, const Tokenizer& tokenizer,
+                         ChatTemplate chat_template, const ContextOptions& context_options,
+                         ChatOptions options)
+    : model_(std::move(model)),
+      tokenizer_(tokenizer),
+      template_(std::move(chat_template)),
+      options_(std::move(options)),
+      context_(model_, context_options),
+      sampler_(options_.sampling) {}
+
+void ChatSession::reset() {
+    turns_.clear();
+    sampler_.reset();
+}
+
+void ChatSession::set_system_prompt(std::string text) {
+    options_.system_prompt = std::move(text);
+}
+
+void ChatSession::set_turns(std::vector<ChatMessage> turns) {
+    for (size_t i = 0; i < turns.size(); ++i) {
+        if (turns[i].role != "user" && turns[i].role != "assistant") {
+            throw Error("message " + std::to_string(i + 1) + " has the role '" + turns[i].role +
+                        "'; a conversation's turns are 'user' or 'assistant'");
+        }
+    }
+    turns_ = std::move(turns);
+    sampler_.reset();
+}
+
+std::string ChatSession::render(bool merge_system) const {
+    ChatTemplateInputs inputs;
+    inputs.add_generation_prompt = true;
+    if (tokenizer_.bos() >= 0) inputs.bos_token = tokenizer_.token_text(tokenizer_.bos());
+    if (tokenizer_.eos() >= 0) inputs.eos_token = tokenizer_.token_text(tokenizer_.eos());
+    const std::string& system = options_.system_prompt;
+    if (!system.empty() && !merge_system) inputs.messages.push_back({"system", system});
+    for (const ChatMessage& turn : turns_) inputs.messages.push_back(turn);
+    if (!system.empty() && merge_system) {
+        for (ChatMessage& message : inputs.messages) {
+            if (message.role != "user") continue;
+            message.content = system + "\n\n" + message.content;
+            break;
+        }
+    }
+    return template_.render(inputs);
+}
+
+std::vector<int32_t> ChatSession::tokenize_turns() const {
+    std::string prompt;
+    try {
+        prompt = render(false);
+    } catch (const Error&) {
+        // Some templates refuse a system message (Gemma's say "System role not supported").
+        // Their models take it as the start of the first user message instead.
+        if (options_.system_prompt.empty()) throw;
+        prompt = render(true);
+    }
+    // The template writes the special tokens it wants (often BOS itself) as text; BOS is added
+    // only where the vocabulary wants one and the template did not write it.
+    std::vector<int32_t> tokens =
+        tokenizer_.encode(prompt, {.add_special = false, .parse_special = true});
+    const int32_t bos = tokenizer_.bos();
+    if (tokenizer_.adds_bos() && bos >= 0 && (tokens.empty() || tokens.front() != bos)) {
+        tokens.insert(tokens.begin(), bos);
+    }
+    return tokens;
+}
+
+std::vector<int32_t> ChatSession::fitted_prompt(uint32_t room, uint32_t& dropped) {
+    const uint32_t n_positions = context_.n_ctx();
+    for (;;) {
+        std::vector<int32_t> tokens = tokenize_turns();
+        if (tokens.size() + room <= n_positions) return tokens;
+        if (turns_.size() <= 1) {
+            throw Error("the message does not fit: the prompt is " + std::to_string(tokens.size()) +
+                        " tokens, and a context of " + std::to_string(n_positions) +
+                        " positions leaves room for " +
+                        std::to_string(n_positions > room ? n_positions - room : 0) +
+                        " with a reply; start with a larger context (-c)");
+        }
+        // Drop the oldest exchange; a conversation still starts with a user message.
+        turns_.erase(turns_.begin());
+        ++dropped;
+        while (turns_.size() > 1 && turns_.front().role != "user") {
+            turns_.erase(turns_.begin());
+            ++dropped;
+        }
+    }
+}
+
+ReplyStats ChatSession::reply(std::string_view user_text,
+                              const std::function<void(std::string_view text)>& on_text,
+                              const std::function<bool()>& interrupted) {
+    ReplyStats stats;
+    const std::vector<ChatMessage> turns_before = turns_;
+    turns_.push_back({"user", std::string(user_text)});
+    std::vector<int32_t> prompt;
+    try {
+        prompt = fitted_prompt(reply_room(options_, context_.n_ctx()), stats.dropped_turns);
+    } catch (...) {
+        turns_ = turns_before;
+        throw;
+    }
+    stats.prompt_tokens = static_cast<uint32_t>(prompt.size());
+
+    // Reuse what the context already holds. At least one token is decoded, for its logits.
+    const auto mismatch =
+        std::mismatch(cached_.begin(), cached_.end(), prompt.begin(), prompt.end());
+    size_t shared = static_cast<size_t>(mismatch.first - cached_.begin());
+    if (shared == prompt.size()) --shared;
+    stats.reused_tokens = static_cast<uint32_t>(shared);
+
+    std::string reply_text;
+    try {
+        context_.truncate(static_cast<uint32_t>(shared));
+        cached_.resize(shared);
+        const std::span<const int32_t> new_tokens = std::span(prompt).subspan(shared);
+        const auto prompt_start = Clock::now();
+        std::span<const float> logits = context_.decode(new_tokens, Logits::Last);
+        stats.prompt_ms = milliseconds_since(prompt_start);
+        cached_.insert(cached_.end(), new_tokens.begin(), new_tokens.end());
+        for (int32_t token : new_tokens) sampler_.accept(token);
+
+        TokenStreamer streamer(tokenizer_, options_.show_special);
+        StopStringFilter filter(template_.stop_strings());
+        // Whitespace before the first word of a reply is dropped: prompts end in "Assistant:" or
+        // a newline, and models often begin with a space or a blank line.
+        const auto emit = [&](const std::string& text) {
+            std::string_view shown = text;
+            if (reply_text.empty()) {
+                const size_t start = shown.find_first_not_of(" \t\r\n");
+                shown = start == std::string_view::npos ? std::string_view() : shown.substr(start);
+            }
+            if (shown.empty()) return;
+            reply_text += shown;
+            on_text(shown);
+        };
+        const auto generation_start = Clock::now();
+        for (;;) {
+            if (interrupted && interrupted()) {
+                stats.end = ReplyEnd::Interrupted;
+                break;
+            }
+            if (options_.max_reply_tokens >= 0 &&
+                stats.generated_tokens >= static_cast<uint32_t>(options_.max_reply_tokens)) {
+                stats.end = ReplyEnd::TokenLimit;
+                break;
+            }
+            const int32_t token = sampler_.sample(logits);
+            if (tokenizer_.is_end_of_generation(token)) break;
+            sampler_.accept(token);
+            ++stats.generated_tokens;
+            emit(filter.push(streamer.push(token)));
+            if (filter.stopped()) break;
+            if (context_.position() >= context_.n_ctx()) {
+                stats.end = ReplyEnd::ContextFull;
+                break;
+            }
+            logits = context_.decode(std::span(&token, 1), Logits::Last);
+            cached_.push_back(token);
+        }
+        if (!filter.stopped()) emit(filter.push(streamer.flush()) + filter.finish());
+        stats.generation_ms = milliseconds_since(generation_start);
+    } catch (...) {
+        turns_ = turns_before;
+        cached_.resize(std::min<size_t>(cached_.size(), context_.position()));
+        throw;
+    }
+    turns_.push_back({"assistant", std::move(reply_text)});
+    return stats;
+}
+
+}  // namespace tessera

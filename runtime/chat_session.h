@@ -1,0 +1,98 @@
+// A conversation with a model: the turns so far, rendered through the model's chat template,
+// and the context that holds them. Each reply re-renders the whole conversation and decodes
+// only what the context does not already hold (the shared prefix stays cached), so a turn costs
+// the tokens of the new message, not of the conversation.
+//
+// When the conversation no longer fits the context, the oldest turns are dropped (the system
+// prompt always stays) until the rendered prompt leaves room for a reply.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/chat_template.h"
+#include "runtime/context.h"
+#include "runtime/model.h"
+#include "runtime/sampler.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace tessera {
+
+struct ChatOptions {
+    std::string system_prompt;  // empty: none
+    SamplerParams sampling;
+    int32_t max_reply_tokens = -1;  // -1: until the end of the turn or a full context
+    bool show_special = false;      // print control tokens the reply contains
+};
+
+enum class ReplyEnd : uint8_t {
+    EndOfTurn,    // the model ended its turn (an end-of-generation token or a stop string)
+    Interrupted,  // the caller asked to stop
+    TokenLimit,   // max_reply_tokens reached
+    ContextFull,  // no position left in the context
+};
+
+struct ReplyStats {
+    uint32_t prompt_tokens = 0;     // tokens of the rendered conversation
+    uint32_t reused_tokens = 0;     // of those, already in the context from earlier turns
+    uint32_t generated_tokens = 0;  // tokens of the reply
+    uint32_t dropped_turns = 0;     // older messages dropped to make room for this reply
+    double prompt_ms = 0.0;         // decoding the new prompt tokens
+    double generation_ms = 0.0;     // sampling and decoding the reply
+    ReplyEnd end = ReplyEnd::EndOfTurn;
+};
+
+class ChatSession {
+  public:
+    // Throws tessera::Error when the context cannot be created (see Context).
+    ChatSession(std::shared_ptr<const Model> model, const Tokenizer& tokenizer,
+                ChatTemplate chat_template, const ContextOptions& context_options,
+                ChatOptions options);
+
+    // Adds the user's message and generates the reply, handing its text to `on_text` as it comes
+    // (whole UTF-8 characters only, without the whitespace a reply may begin with). `interrupted`
+    // is asked before each token; when it says yes, the reply ends there. The reply, whole or cut
+    // short, becomes part of the conversation. Throws tessera::Error when the template fails or
+    // when the message alone does not fit the context; the conversation is then as it was before
+    // the call.
+    ReplyStats reply(std::string_view user_text,
+                     const std::function<void(std::string_view text)>& on_text,
+                     const std::function<bool()>& interrupted = {});
+
+    // Forgets the turns; the system prompt stays.
+    void reset();
+    void set_system_prompt(std::string text);
+    const std::string& system_prompt() const { return options_.system_prompt; }
+    // The user and assistant messages, oldest first, without the system prompt.
+    const std::vector<ChatMessage>& turns() const { return turns_; }
+    // Replaces the turns (a conversation loaded from a file). Throws tessera::Error for a role
+    // other than "user" and "assistant".
+    void set_turns(std::vector<ChatMessage> turns);
+
+    const ChatTemplate& chat_template() const { return template_; }
+    uint32_t n_ctx() const { return context_.n_ctx(); }
+    // Positions the context holds now.
+    uint32_t n_cached() const { return static_cast<uint32_t>(cached_.size()); }
+
+  private:
+    // The prompt for the current turns, as tokens, after dropping old turns until it leaves
+    // `room` positions for the reply. Counts the dropped messages in `dropped`.
+    std::vector<int32_t> fitted_prompt(uint32_t room, uint32_t& dropped);
+    std::vector<int32_t> tokenize_turns() const;
+    std::string render(bool merge_system) const;
+
+    std::shared_ptr<const Model> model_;
+    const Tokenizer& tokenizer_;
+    ChatTemplate template_;
+    ChatOptions options_;
+    Context context_;
+    Sampler sampler_;
+    std::vector<ChatMessage> turns_;
+    std::vector<int32_t> cached_;  // the tokens the context holds, in order
+};
+
+}  // namespace tessera
