@@ -147,37 +147,40 @@ void empty_container(const Value& container) {
 }
 
 Value Value::undefined(std::string message) {
-    return Value(Undefined{std::move(message)});
+    return Value(std::in_place_type<Undefined>, Undefined{std::move(message)});
 }
 Value Value::none() {
-    return Value(None{});
+    return Value(std::in_place_type<None>);
 }
 Value Value::boolean(bool b) {
-    return Value(b);
+    return Value(std::in_place_type<bool>, b);
 }
 Value Value::integer(int64_t i) {
-    return Value(i);
+    return Value(std::in_place_type<int64_t>, i);
 }
 Value Value::number(double d) {
-    return Value(d);
+    return Value(std::in_place_type<double>, d);
 }
 Value Value::string(std::string s) {
-    return Value(std::move(s));
+    return Value(std::in_place_type<std::string>, std::move(s));
 }
 Value Value::sequence(SequenceKind kind, std::vector<Value> items) {
-    return Value(std::make_shared<Sequence>(Sequence{kind, std::move(items)}));
+    return Value(std::in_place_type<std::shared_ptr<Sequence>>,
+                 std::make_shared<Sequence>(Sequence{kind, std::move(items)}));
 }
 Value Value::dict(Dict d) {
-    return Value(std::make_shared<Dict>(std::move(d)));
+    return Value(std::in_place_type<std::shared_ptr<Dict>>, std::make_shared<Dict>(std::move(d)));
 }
 Value Value::namespace_of(Dict attributes) {
-    return Value(std::make_shared<Namespace>(Namespace{std::move(attributes)}));
+    return Value(std::in_place_type<std::shared_ptr<Namespace>>,
+                 std::make_shared<Namespace>(Namespace{std::move(attributes)}));
 }
 Value Value::iterator(std::string type_name, std::vector<Value> items) {
-    return Value(std::make_shared<Iterator>(Iterator{std::move(type_name), std::move(items), 0}));
+    return Value(std::in_place_type<std::shared_ptr<Iterator>>,
+                 std::make_shared<Iterator>(Iterator{std::move(type_name), std::move(items), 0}));
 }
 Value Value::object(std::shared_ptr<Object> o) {
-    return Value(std::move(o));
+    return Value(std::in_place_type<std::shared_ptr<Object>>, std::move(o));
 }
 
 int64_t Value::as_int() const {

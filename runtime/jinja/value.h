@@ -127,7 +127,11 @@ class Value {
     bool truthy() const;
 
   private:
-    explicit Value(Data data) : data_(std::move(data)) {}
+    // Constructs the alternative in place: going through a temporary Data and moving it makes
+    // GCC 12 warn, wrongly, that the moved-from string may be uninitialized.
+    template <class T, class... Args>
+    explicit Value(std::in_place_type_t<T> type, Args&&... args)
+        : data_(type, std::forward<Args>(args)...) {}
     Data data_;
 };
 
