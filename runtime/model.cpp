@@ -133,8 +133,8 @@ std::shared_ptr<const Model> Model::load_with(
         // tokens that cannot run. (Fewer tokens than rows is common: padded embeddings.)
         if (tokenizer->n_vocab() > hparams.n_vocab) {
             throw Error(path + ": the vocabulary has " + std::to_string(tokenizer->n_vocab()) +
-                        " tokens but the token embeddings only " +
-                        std::to_string(hparams.n_vocab) + " rows");
+                        " tokens but the token embeddings only " + std::to_string(hparams.n_vocab) +
+                        " rows");
         }
     }
 

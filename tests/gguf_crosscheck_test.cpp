@@ -98,7 +98,7 @@ json crosscheck(std::vector<std::string> arguments) {
 }
 
 class GgufCrosscheck : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         static const std::string unavailable = test::gguf_py_unavailable();
         if (!unavailable.empty()) GTEST_SKIP() << unavailable;
@@ -115,16 +115,22 @@ std::string hex_bits(uint64_t bits, int digits) {
 
 json exact_scalar(const Value& value) {
     switch (value.type()) {
-        case ValueType::BOOL: return value.as_bool("");
+        case ValueType::BOOL:
+            return value.as_bool("");
         // Floats by their bits: raw_bits() is the float's own bits, so NaN payloads compare.
-        case ValueType::FLOAT32: return hex_bits(value.raw_bits(), 8);
-        case ValueType::FLOAT64: return hex_bits(value.raw_bits(), 16);
-        case ValueType::STRING: return value.as_string("");
+        case ValueType::FLOAT32:
+            return hex_bits(value.raw_bits(), 8);
+        case ValueType::FLOAT64:
+            return hex_bits(value.raw_bits(), 16);
+        case ValueType::STRING:
+            return value.as_string("");
         case ValueType::INT8:
         case ValueType::INT16:
         case ValueType::INT32:
-        case ValueType::INT64: return value.as_int("");
-        default: return value.as_uint("");
+        case ValueType::INT64:
+            return value.as_int("");
+        default:
+            return value.as_uint("");
     }
 }
 

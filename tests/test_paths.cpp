@@ -19,7 +19,8 @@ std::string from_env(const char* name, const char* fallback) {
 struct TempRoot {
     std::string path;
     TempRoot() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "tessera-test-XXXXXX").string();
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "tessera-test-XXXXXX").string();
         if (mkdtemp(pattern.data()) != nullptr) path = pattern;
     }
     ~TempRoot() {
@@ -29,10 +30,18 @@ struct TempRoot {
 };
 }  // namespace
 
-std::string source_dir() { return TESSERA_SOURCE_DIR; }
-std::string testdata_dir() { return from_env("TESSERA_TESTDATA", TESSERA_TESTDATA_DIR); }
-std::string python() { return from_env("TESSERA_PYTHON", TESSERA_PYTHON); }
-std::string tool() { return from_env("TESSERA_TOOL", TESSERA_TOOL); }
+std::string source_dir() {
+    return TESSERA_SOURCE_DIR;
+}
+std::string testdata_dir() {
+    return from_env("TESSERA_TESTDATA", TESSERA_TESTDATA_DIR);
+}
+std::string python() {
+    return from_env("TESSERA_PYTHON", TESSERA_PYTHON);
+}
+std::string tool() {
+    return from_env("TESSERA_TOOL", TESSERA_TOOL);
+}
 
 std::string temp_dir() {
     static TempRoot root;

@@ -39,7 +39,9 @@ Result tessera_command(const std::string& arguments) {
     return r;
 }
 
-std::string quoted(const std::string& path) { return "'" + path + "'"; }
+std::string quoted(const std::string& path) {
+    return "'" + path + "'";
+}
 
 TEST(ToolInspect, JsonMatchesTheReaderOnEverySharedFile) {
     const auto files = shared_gguf_files();
@@ -117,9 +119,7 @@ TEST(ToolDigest, CopyCarriesDigestsAndVerifyNamesACorruptTensor) {
 
 TEST(ToolErrors, BadInputGivesOneLineAndNonZeroStatus) {
     const std::string dir = test::temp_dir();
-    {
-        std::ofstream(dir + "/not.gguf") << "this is not a gguf file";
-    }
+    { std::ofstream(dir + "/not.gguf") << "this is not a gguf file"; }
     const std::string truncated = dir + "/truncated.gguf";
     fs::copy_file(test::testdata_dir() + "/quant/q4_0.gguf", truncated);
     fs::resize_file(truncated, 100);
@@ -149,8 +149,7 @@ TEST(ToolHelp, EveryCommandHasHelp) {
     for (const char* command : {"inspect", "verify", "digest", "quantize"}) {
         const Result r = tessera_command(std::string(command) + " --help");
         EXPECT_EQ(r.status, 0) << command;
-        EXPECT_NE(r.out.find("usage: tessera " + std::string(command)), std::string::npos)
-            << r.out;
+        EXPECT_NE(r.out.find("usage: tessera " + std::string(command)), std::string::npos) << r.out;
     }
 }
 

@@ -24,9 +24,8 @@ ArgParser::ArgParser(std::string command, std::string summary)
     : command_(std::move(command)), summary_(std::move(summary)) {}
 
 void ArgParser::flag(std::string names, bool* out, std::string help) {
-    specs_.push_back({split_names(names), "", std::move(help), [out](const std::string&) {
-                          *out = true;
-                      }});
+    specs_.push_back(
+        {split_names(names), "", std::move(help), [out](const std::string&) { *out = true; }});
 }
 
 void ArgParser::option(std::string names, std::string* out, std::string value_name,
@@ -41,8 +40,7 @@ void ArgParser::option(std::string names, std::optional<std::string>* out, std::
                       [out](const std::string& value) { *out = value; }});
 }
 
-void ArgParser::option(std::string names, int64_t* out, std::string value_name,
-                       std::string help) {
+void ArgParser::option(std::string names, int64_t* out, std::string value_name, std::string help) {
     auto name_list = split_names(names);
     const std::string display = name_list.back();
     specs_.push_back({std::move(name_list), std::move(value_name), std::move(help),

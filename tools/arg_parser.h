@@ -13,12 +13,12 @@ namespace tessera::tools {
 
 // A mistake in the command line; main prints it with a pointer to --help and exits with 2.
 class UsageError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class ArgParser {
-public:
+  public:
     // `command` is e.g. "tessera inspect"; `summary` is one line saying what it does.
     ArgParser(std::string command, std::string summary);
 
@@ -35,7 +35,7 @@ public:
     bool parse(const std::vector<std::string>& args);
     std::string help() const;
 
-private:
+  private:
     struct Spec {
         std::vector<std::string> names;
         std::string value_name;  // empty for flags

@@ -93,10 +93,12 @@ void print_report(const gguf::File& file, bool show_all_metadata, bool show_tens
         }
     }
 
-    if (const gguf::Value* model = find_typed(file, "tokenizer.ggml.model", gguf::ValueType::STRING)) {
+    if (const gguf::Value* model =
+            find_typed(file, "tokenizer.ggml.model", gguf::ValueType::STRING)) {
         std::printf("\ntokenizer:\n");
         std::printf("  %-40s %s\n", "model", model->as_string("").c_str());
-        if (const gguf::Value* pre = find_typed(file, "tokenizer.ggml.pre", gguf::ValueType::STRING)) {
+        if (const gguf::Value* pre =
+                find_typed(file, "tokenizer.ggml.pre", gguf::ValueType::STRING)) {
             std::printf("  %-40s %s\n", "pre-tokenizer", pre->as_string("").c_str());
         }
         if (const gguf::Value* tokens = file.find("tokenizer.ggml.tokens")) {
@@ -112,24 +114,27 @@ void print_report(const gguf::File& file, bool show_all_metadata, bool show_tens
                             token_text(file, key).c_str());
             }
         }
-        if (const gguf::Value* t = find_typed(file, "tokenizer.chat_template", gguf::ValueType::STRING)) {
+        if (const gguf::Value* t =
+                find_typed(file, "tokenizer.chat_template", gguf::ValueType::STRING)) {
             std::printf("  %-40s %zu characters\n", "chat template", t->as_string("").size());
         }
     }
 
     std::printf("\nmetadata:\n");
     for (const gguf::KeyValue& kv : file.metadata()) {
-        const bool shown_above = (!s.architecture.empty() &&
-                                  kv.key.rfind(s.architecture + ".", 0) == 0) ||
-                                 kv.key.rfind("tokenizer.", 0) == 0;
+        const bool shown_above =
+            (!s.architecture.empty() && kv.key.rfind(s.architecture + ".", 0) == 0) ||
+            kv.key.rfind("tokenizer.", 0) == 0;
         if (shown_above && !show_all_metadata) continue;
         std::string type(gguf::value_type_name(kv.value.type()));
         if (kv.value.type() == gguf::ValueType::ARRAY) {
             type.append("[").append(gguf::value_type_name(kv.value.element_type())).append("]");
         }
-        std::printf("  %-40s %-14s %s\n", kv.key.c_str(), type.c_str(), kv.value.to_string().c_str());
+        std::printf("  %-40s %-14s %s\n", kv.key.c_str(), type.c_str(),
+                    kv.value.to_string().c_str());
     }
-    if (!show_all_metadata) std::printf("  (--all shows the architecture and tokenizer keys too)\n");
+    if (!show_all_metadata)
+        std::printf("  (--all shows the architecture and tokenizer keys too)\n");
 
     if (show_tensors && !file.tensors().empty()) {
         std::printf("\ntensors:\n  %-40s %-8s %-24s %12s\n", "name", "type", "shape", "bytes");
@@ -144,36 +149,43 @@ void print_report(const gguf::File& file, bool show_all_metadata, bool show_tens
         std::printf("\nquantization mix:\n  %-8s %8s %16s %12s %7s %6s\n", "type", "tensors",
                     "parameters", "bytes", "bytes%", "bpw");
         for (const auto& [type, totals] : s.by_type) {
-            std::printf("  %-8s %8llu %16llu %12s %6.1f%% %6.2f\n", type.c_str(),
-                        static_cast<unsigned long long>(totals.tensors),
-                        static_cast<unsigned long long>(totals.elements),
-                        human_bytes(totals.bytes).c_str(),
-                        100.0 * static_cast<double>(totals.bytes) / static_cast<double>(s.n_bytes),
-                        8.0 * static_cast<double>(totals.bytes) / static_cast<double>(totals.elements));
+            std::printf(
+                "  %-8s %8llu %16llu %12s %6.1f%% %6.2f\n", type.c_str(),
+                static_cast<unsigned long long>(totals.tensors),
+                static_cast<unsigned long long>(totals.elements), human_bytes(totals.bytes).c_str(),
+                100.0 * static_cast<double>(totals.bytes) / static_cast<double>(s.n_bytes),
+                8.0 * static_cast<double>(totals.bytes) / static_cast<double>(totals.elements));
         }
-        std::printf("\ntotal:         %s parameters (%llu), %s of tensor data, %.2f bits per weight\n",
-                    human_count(s.n_params).c_str(), static_cast<unsigned long long>(s.n_params),
-                    human_bytes(s.n_bytes).c_str(),
-                    8.0 * static_cast<double>(s.n_bytes) / static_cast<double>(s.n_params));
+        std::printf(
+            "\ntotal:         %s parameters (%llu), %s of tensor data, %.2f bits per weight\n",
+            human_count(s.n_params).c_str(), static_cast<unsigned long long>(s.n_params),
+            human_bytes(s.n_bytes).c_str(),
+            8.0 * static_cast<double>(s.n_bytes) / static_cast<double>(s.n_params));
     }
 }
 
 nlohmann::ordered_json value_json(const gguf::Value& value) {
     switch (value.type()) {
-        case gguf::ValueType::STRING: return value.as_string("");
-        case gguf::ValueType::BOOL: return value.as_bool("");
+        case gguf::ValueType::STRING:
+            return value.as_string("");
+        case gguf::ValueType::BOOL:
+            return value.as_bool("");
         case gguf::ValueType::FLOAT32:
-        case gguf::ValueType::FLOAT64: return value.as_float("");
+        case gguf::ValueType::FLOAT64:
+            return value.as_float("");
         case gguf::ValueType::ARRAY: {
             nlohmann::ordered_json array = nlohmann::ordered_json::array();
-            for (size_t i = 0; i < value.array_size(); ++i) array.push_back(value_json(value.element(i)));
+            for (size_t i = 0; i < value.array_size(); ++i)
+                array.push_back(value_json(value.element(i)));
             return array;
         }
         case gguf::ValueType::INT8:
         case gguf::ValueType::INT16:
         case gguf::ValueType::INT32:
-        case gguf::ValueType::INT64: return value.as_int("");
-        default: return value.raw_bits();
+        case gguf::ValueType::INT64:
+            return value.as_int("");
+        default:
+            return value.raw_bits();
     }
 }
 
@@ -184,7 +196,8 @@ void print_json(const gguf::File& file, bool full_arrays) {
     out["gguf_version"] = file.version();
     out["file_bytes"] = file.file_size();
     out["alignment"] = file.alignment();
-    out["architecture"] = s.architecture.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.architecture);
+    out["architecture"] =
+        s.architecture.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.architecture);
     nlohmann::ordered_json metadata = nlohmann::ordered_json::object();
     for (const gguf::KeyValue& kv : file.metadata()) {
         nlohmann::ordered_json entry;
@@ -213,15 +226,17 @@ void print_json(const gguf::File& file, bool full_arrays) {
     out["tensors"] = std::move(tensors);
     nlohmann::ordered_json mix = nlohmann::ordered_json::object();
     for (const auto& [type, totals] : s.by_type) {
-        mix[type] = {{"tensors", totals.tensors}, {"elements", totals.elements}, {"bytes", totals.bytes}};
+        mix[type] = {
+            {"tensors", totals.tensors}, {"elements", totals.elements}, {"bytes", totals.bytes}};
     }
     out["quantization_mix"] = std::move(mix);
     out["total_parameters"] = s.n_params;
     out["total_tensor_bytes"] = s.n_bytes;
-    out["bits_per_weight"] = s.n_params == 0 ? 0.0
-                                             : 8.0 * static_cast<double>(s.n_bytes) /
-                                                   static_cast<double>(s.n_params);
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+    out["bits_per_weight"] =
+        s.n_params == 0 ? 0.0
+                        : 8.0 * static_cast<double>(s.n_bytes) / static_cast<double>(s.n_params);
+    std::printf("%s\n",
+                out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
 
 }  // namespace
@@ -229,9 +244,10 @@ void print_json(const gguf::File& file, bool full_arrays) {
 int run_inspect(const Args& args) {
     std::string path, model;
     bool json = false, all = false, no_tensors = false, full_arrays = false;
-    ArgParser parser("tessera inspect", "Show a GGUF file's architecture and hyper-parameters, a "
-                                        "tokenizer summary, its tensors and quantization mix.\n"
-                                        "With no FILE, inspects the default model.");
+    ArgParser parser("tessera inspect",
+                     "Show a GGUF file's architecture and hyper-parameters, a "
+                     "tokenizer summary, its tensors and quantization mix.\n"
+                     "With no FILE, inspects the default model.");
     parser.positional("FILE", &path, "the GGUF file (default: the default model)", false);
     parser.option("-m, --model", &model, "FILE", "the GGUF file (same as FILE)");
     parser.flag("--json", &json, "print one JSON object instead of the report");

@@ -9,13 +9,13 @@
 namespace tessera::tools {
 
 class Progress {
-public:
+  public:
     explicit Progress(std::string label);
     ~Progress();  // ends the line if one was drawn
     void update(uint64_t done, uint64_t total);
     void set_label(std::string label);
 
-private:
+  private:
     std::string label_;
     bool enabled_;
     bool drawn_ = false;

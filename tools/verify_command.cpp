@@ -88,13 +88,14 @@ int run_verify(const Args& args) {
 
     const std::optional<digest::Digests> expected = digest::stored(file);
     Progress progress("hashing");
-    const digest::Digests actual = digest::compute(
-        file, [&](uint64_t done, uint64_t total) { progress.update(done, total); });
+    const digest::Digests actual =
+        digest::compute(file, [&](uint64_t done, uint64_t total) { progress.update(done, total); });
     if (!expected) {
         if (!quiet) {
-            std::printf("%s: no stored digests ('tessera digest' adds them); xxh64 of all tensor "
-                        "data: %s\n",
-                        file.path().c_str(), digest::hex(actual.all).c_str());
+            std::printf(
+                "%s: no stored digests ('tessera digest' adds them); xxh64 of all tensor "
+                "data: %s\n",
+                file.path().c_str(), digest::hex(actual.all).c_str());
         }
     } else {
         int mismatched = 0;
@@ -108,10 +109,11 @@ int run_verify(const Args& args) {
             }
         }
         if (actual.all != expected->all) {
-            std::printf("%s: the digest of all tensor data does not match (stored %s, computed "
-                        "%s)\n",
-                        file.path().c_str(), digest::hex(expected->all).c_str(),
-                        digest::hex(actual.all).c_str());
+            std::printf(
+                "%s: the digest of all tensor data does not match (stored %s, computed "
+                "%s)\n",
+                file.path().c_str(), digest::hex(expected->all).c_str(),
+                digest::hex(actual.all).c_str());
             ++mismatched;
         }
         if (mismatched == 0 && !quiet) {

@@ -16,7 +16,8 @@
 
 namespace tessera::gguf {
 
-static_assert(std::endian::native == std::endian::little, "tessera reads GGUF on little-endian hosts");
+static_assert(std::endian::native == std::endian::little,
+              "tessera reads GGUF on little-endian hosts");
 
 namespace {
 
@@ -29,7 +30,7 @@ constexpr int kMaxArrayDepth = 8;
 // What one entry of a name index (an unordered_map node and its bucket) costs, roughly.
 constexpr uint64_t kIndexEntryBytes = 64;
 // The smallest on-disk sizes, used to reject counts that cannot fit in the rest of the file.
-constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;        // empty key, type, one-byte value
+constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;            // empty key, type, one-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, 1 dim, type, offset
 
 std::string system_error(const std::string& what) {
@@ -38,7 +39,7 @@ std::string system_error(const std::string& what) {
 
 // Owns the file's bytes: a read-only mapping or a heap copy.
 class Bytes {
-public:
+  public:
     Bytes() = default;
     Bytes(const Bytes&) = delete;
     Bytes& operator=(const Bytes&) = delete;
@@ -93,7 +94,7 @@ public:
         return {copy_.data(), size_};
     }
 
-private:
+  private:
     void* mapped_ = nullptr;
     size_t size_ = 0;
     std::vector<uint8_t> copy_;
@@ -101,7 +102,7 @@ private:
 
 // A bounds-checked reader over the file's bytes. Every read names its offset on failure.
 class Cursor {
-public:
+  public:
     Cursor(std::span<const uint8_t> data, const std::string& path, uint64_t memory_budget)
         : data_(data), path_(path), memory_left_(memory_budget) {}
 
@@ -160,30 +161,37 @@ public:
         return span;
     }
 
-private:
+  private:
     std::span<const uint8_t> data_;
     const std::string& path_;
     uint64_t offset_ = 0;
     uint64_t memory_left_;
 };
 
-bool known_value_type(uint32_t raw) { return raw <= static_cast<uint32_t>(ValueType::FLOAT64); }
+bool known_value_type(uint32_t raw) {
+    return raw <= static_cast<uint32_t>(ValueType::FLOAT64);
+}
 
 Value read_value(Cursor& cursor, ValueType type, const std::string& key, int depth);
 
 Value read_scalar(Cursor& cursor, ValueType type) {
     switch (type) {
-        case ValueType::UINT8: return Value::from_uint(type, cursor.read<uint8_t>("uint8 value"));
-        case ValueType::INT8: return Value::from_int(type, cursor.read<int8_t>("int8 value"));
+        case ValueType::UINT8:
+            return Value::from_uint(type, cursor.read<uint8_t>("uint8 value"));
+        case ValueType::INT8:
+            return Value::from_int(type, cursor.read<int8_t>("int8 value"));
         case ValueType::UINT16:
             return Value::from_uint(type, cursor.read<uint16_t>("uint16 value"));
-        case ValueType::INT16: return Value::from_int(type, cursor.read<int16_t>("int16 value"));
+        case ValueType::INT16:
+            return Value::from_int(type, cursor.read<int16_t>("int16 value"));
         case ValueType::UINT32:
             return Value::from_uint(type, cursor.read<uint32_t>("uint32 value"));
-        case ValueType::INT32: return Value::from_int(type, cursor.read<int32_t>("int32 value"));
+        case ValueType::INT32:
+            return Value::from_int(type, cursor.read<int32_t>("int32 value"));
         case ValueType::UINT64:
             return Value::from_uint(type, cursor.read<uint64_t>("uint64 value"));
-        case ValueType::INT64: return Value::from_int(type, cursor.read<int64_t>("int64 value"));
+        case ValueType::INT64:
+            return Value::from_int(type, cursor.read<int64_t>("int64 value"));
         case ValueType::FLOAT32:
             return Value::from_raw(type, cursor.read<uint32_t>("float32 value"));
         case ValueType::FLOAT64:
@@ -194,7 +202,8 @@ Value read_scalar(Cursor& cursor, ValueType type) {
             if (b > 1) cursor.fail(at, "bool value is " + std::to_string(b) + ", not 0 or 1");
             return Value::from_uint(type, b);
         }
-        default: return {};
+        default:
+            return {};
     }
 }
 
@@ -206,17 +215,18 @@ Value read_array(Cursor& cursor, const std::string& key, int depth) {
     }
     const auto raw_type = cursor.read<uint32_t>("array element type");
     if (!known_value_type(raw_type)) {
-        cursor.fail(at, "key '" + key + "': unknown array element type " +
-                            std::to_string(raw_type));
+        cursor.fail(at,
+                    "key '" + key + "': unknown array element type " + std::to_string(raw_type));
     }
     const auto element_type = static_cast<ValueType>(raw_type);
     const uint64_t count_at = cursor.offset();
     const auto count = cursor.read<uint64_t>("array length");
     // The smallest an element can be on disk: a scalar's size, a string's length field, or a
     // nested array's type and length.
-    const uint64_t min_element_bytes = element_type == ValueType::STRING  ? 8
-                                       : element_type == ValueType::ARRAY ? 12
-                                                                          : scalar_bytes(element_type);
+    const uint64_t min_element_bytes = element_type == ValueType::STRING ? 8
+                                       : element_type == ValueType::ARRAY
+                                           ? 12
+                                           : scalar_bytes(element_type);
     if (count > cursor.remaining() / min_element_bytes) {
         cursor.fail(count_at, "key '" + key + "': array of " + std::to_string(count) + " " +
                                   std::string(value_type_name(element_type)) +
@@ -244,8 +254,8 @@ Value read_array(Cursor& cursor, const std::string& key, int depth) {
         for (size_t i = 0; i < bytes.size(); ++i) {
             if (bytes[i] > 1) {
                 cursor.fail(data_at + i, "key '" + key + "': bool array element " +
-                                             std::to_string(i) + " is " +
-                                             std::to_string(bytes[i]) + ", not 0 or 1");
+                                             std::to_string(i) + " is " + std::to_string(bytes[i]) +
+                                             ", not 0 or 1");
             }
         }
     }
@@ -295,8 +305,8 @@ void File::Impl::parse() {
         if (__builtin_bswap32(version) == 2 || __builtin_bswap32(version) == 3) {
             cursor.fail(4, "big-endian GGUF files are not supported");
         }
-        cursor.fail(4, "unsupported GGUF version " + std::to_string(version) +
-                           " (supported: 2 and 3)");
+        cursor.fail(
+            4, "unsupported GGUF version " + std::to_string(version) + " (supported: 2 and 3)");
     }
     const uint64_t n_tensors_at = cursor.offset();
     const auto n_tensors = cursor.read<uint64_t>("tensor count");
@@ -322,8 +332,8 @@ void File::Impl::parse() {
         const uint64_t type_at = cursor.offset();
         const auto raw_type = cursor.read<uint32_t>("value type");
         if (!known_value_type(raw_type)) {
-            cursor.fail(type_at, "key '" + key + "': unknown value type " +
-                                     std::to_string(raw_type));
+            cursor.fail(type_at,
+                        "key '" + key + "': unknown value type " + std::to_string(raw_type));
         }
         Value value = read_value(cursor, static_cast<ValueType>(raw_type), key, 0);
         if (key_index.contains(key)) cursor.fail(at, "duplicate metadata key '" + key + "'");
@@ -360,8 +370,7 @@ void File::Impl::parse() {
         const auto n_dims = cursor.read<uint32_t>("dimension count");
         if (n_dims == 0 || n_dims > kMaxDims) {
             cursor.fail(dims_at, "tensor '" + info.name + "' has " + std::to_string(n_dims) +
-                                     " dimensions (must be 1 to " + std::to_string(kMaxDims) +
-                                     ")");
+                                     " dimensions (must be 1 to " + std::to_string(kMaxDims) + ")");
         }
         uint64_t n_elements = 1;
         for (uint32_t d = 0; d < n_dims; ++d) {
@@ -383,15 +392,15 @@ void File::Impl::parse() {
         const auto raw_type = cursor.read<uint32_t>("tensor type");
         const quant::TypeInfo* type = quant::type_info(raw_type);
         if (type == nullptr) {
-            cursor.fail(type_at, "tensor '" + info.name + "' has unknown type " +
-                                     std::to_string(raw_type));
+            cursor.fail(type_at,
+                        "tensor '" + info.name + "' has unknown type " + std::to_string(raw_type));
         }
         info.type = type->type;
         if (info.shape[0] % type->block_size != 0) {
             cursor.fail(dims_at, "tensor '" + info.name + "': row length " +
-                                     std::to_string(info.shape[0]) +
-                                     " is not a whole number of " + std::string(type->name) +
-                                     " blocks of " + std::to_string(type->block_size));
+                                     std::to_string(info.shape[0]) + " is not a whole number of " +
+                                     std::string(type->name) + " blocks of " +
+                                     std::to_string(type->block_size));
         }
         info.n_elements = n_elements;
         // n_elements <= INT64_MAX and block_bytes/block_size <= 8, but check the product anyway.
@@ -429,11 +438,11 @@ void File::Impl::check_tensor_layout(Cursor& cursor) {
                                            "the alignment " + std::to_string(alignment));
         }
         if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
-            cursor.fail(t.info_offset,
-                        "tensor '" + t.name + "' data (" + std::to_string(t.n_bytes) +
-                            " bytes at data offset " + std::to_string(t.offset) +
-                            ") runs past the end of the file (data section is " +
-                            std::to_string(data_size) + " bytes)");
+            cursor.fail(t.info_offset, "tensor '" + t.name + "' data (" +
+                                           std::to_string(t.n_bytes) + " bytes at data offset " +
+                                           std::to_string(t.offset) +
+                                           ") runs past the end of the file (data section is " +
+                                           std::to_string(data_size) + " bytes)");
         }
         by_offset.push_back(&t);
     }
@@ -445,8 +454,8 @@ void File::Impl::check_tensor_layout(Cursor& cursor) {
         const TensorInfo& prev = *by_offset[i - 1];
         const TensorInfo& next = *by_offset[i];
         if (next.offset < prev.offset + prev.n_bytes) {
-            cursor.fail(next.info_offset, "tensor '" + next.name + "' data overlaps tensor '" +
-                                              prev.name + "'");
+            cursor.fail(next.info_offset,
+                        "tensor '" + next.name + "' data overlaps tensor '" + prev.name + "'");
         }
     }
 }
@@ -472,14 +481,30 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
     return File(std::move(impl));
 }
 
-const std::string& File::path() const { return impl_->path; }
-uint32_t File::version() const { return impl_->version; }
-uint64_t File::alignment() const { return impl_->alignment; }
-uint64_t File::data_offset() const { return impl_->data_offset; }
-uint64_t File::file_size() const { return impl_->bytes->span().size(); }
-const std::vector<KeyValue>& File::metadata() const { return impl_->metadata; }
-const std::vector<TensorInfo>& File::tensors() const { return impl_->tensors; }
-std::span<const uint8_t> File::bytes() const { return impl_->bytes->span(); }
+const std::string& File::path() const {
+    return impl_->path;
+}
+uint32_t File::version() const {
+    return impl_->version;
+}
+uint64_t File::alignment() const {
+    return impl_->alignment;
+}
+uint64_t File::data_offset() const {
+    return impl_->data_offset;
+}
+uint64_t File::file_size() const {
+    return impl_->bytes->span().size();
+}
+const std::vector<KeyValue>& File::metadata() const {
+    return impl_->metadata;
+}
+const std::vector<TensorInfo>& File::tensors() const {
+    return impl_->tensors;
+}
+std::span<const uint8_t> File::bytes() const {
+    return impl_->bytes->span();
+}
 
 const Value* File::find(std::string_view key) const {
     auto it = impl_->key_index.find(key);

@@ -27,7 +27,7 @@ struct TensorInfo {
     std::string name;
     std::vector<uint64_t> shape;  // ggml order: shape[0] is the row length (innermost)
     quant::TensorType type;
-    uint64_t offset = 0;       // from the start of the data section
+    uint64_t offset = 0;  // from the start of the data section
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;
     uint64_t info_offset = 0;  // where its info starts in the file, for error messages
@@ -38,7 +38,7 @@ struct OpenOptions {
 };
 
 class File {
-public:
+  public:
     // Opens and validates a file. Throws tessera::Error on any fault.
     static File open(const std::string& path, OpenOptions options = {});
     // Parses bytes already in memory (copied), named `name` in errors. Used by the fuzzer and
@@ -68,13 +68,13 @@ public:
 
     const std::vector<TensorInfo>& tensors() const;
     const TensorInfo* find_tensor(std::string_view name) const;  // nullptr when absent
-    const TensorInfo& tensor(std::string_view name) const;        // throws when absent
+    const TensorInfo& tensor(std::string_view name) const;       // throws when absent
     // The tensor's bytes, inside the mapping (or buffer); valid while the File lives.
     std::span<const uint8_t> tensor_data(const TensorInfo& info) const;
     // The whole file's bytes.
     std::span<const uint8_t> bytes() const;
 
-private:
+  private:
     struct Impl;
     explicit File(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

@@ -11,19 +11,32 @@ namespace tessera::gguf {
 
 std::string_view value_type_name(ValueType type) {
     switch (type) {
-        case ValueType::UINT8: return "uint8";
-        case ValueType::INT8: return "int8";
-        case ValueType::UINT16: return "uint16";
-        case ValueType::INT16: return "int16";
-        case ValueType::UINT32: return "uint32";
-        case ValueType::INT32: return "int32";
-        case ValueType::FLOAT32: return "float32";
-        case ValueType::BOOL: return "bool";
-        case ValueType::STRING: return "string";
-        case ValueType::ARRAY: return "array";
-        case ValueType::UINT64: return "uint64";
-        case ValueType::INT64: return "int64";
-        case ValueType::FLOAT64: return "float64";
+        case ValueType::UINT8:
+            return "uint8";
+        case ValueType::INT8:
+            return "int8";
+        case ValueType::UINT16:
+            return "uint16";
+        case ValueType::INT16:
+            return "int16";
+        case ValueType::UINT32:
+            return "uint32";
+        case ValueType::INT32:
+            return "int32";
+        case ValueType::FLOAT32:
+            return "float32";
+        case ValueType::BOOL:
+            return "bool";
+        case ValueType::STRING:
+            return "string";
+        case ValueType::ARRAY:
+            return "array";
+        case ValueType::UINT64:
+            return "uint64";
+        case ValueType::INT64:
+            return "int64";
+        case ValueType::FLOAT64:
+            return "float64";
     }
     return "unknown";
 }
@@ -32,17 +45,22 @@ uint32_t scalar_bytes(ValueType type) {
     switch (type) {
         case ValueType::UINT8:
         case ValueType::INT8:
-        case ValueType::BOOL: return 1;
+        case ValueType::BOOL:
+            return 1;
         case ValueType::UINT16:
-        case ValueType::INT16: return 2;
+        case ValueType::INT16:
+            return 2;
         case ValueType::UINT32:
         case ValueType::INT32:
-        case ValueType::FLOAT32: return 4;
+        case ValueType::FLOAT32:
+            return 4;
         case ValueType::UINT64:
         case ValueType::INT64:
-        case ValueType::FLOAT64: return 8;
+        case ValueType::FLOAT64:
+            return 8;
         case ValueType::STRING:
-        case ValueType::ARRAY: return 0;
+        case ValueType::ARRAY:
+            return 0;
     }
     return 0;
 }
@@ -56,7 +74,9 @@ bool is_signed(ValueType type) {
     return type == ValueType::INT8 || type == ValueType::INT16 || type == ValueType::INT32 ||
            type == ValueType::INT64;
 }
-bool is_scalar(ValueType type) { return scalar_bytes(type) != 0; }
+bool is_scalar(ValueType type) {
+    return scalar_bytes(type) != 0;
+}
 
 std::string describe(ValueType type, ValueType element_type) {
     std::string out(value_type_name(type));
@@ -76,10 +96,14 @@ uint64_t load_bits(ValueType type, const uint8_t* p) {
     uint64_t raw = 0;
     std::memcpy(&raw, p, scalar_bytes(type));  // little-endian host assumed (checked in file.cpp)
     switch (type) {
-        case ValueType::INT8: return static_cast<uint64_t>(int64_t{static_cast<int8_t>(raw)});
-        case ValueType::INT16: return static_cast<uint64_t>(int64_t{static_cast<int16_t>(raw)});
-        case ValueType::INT32: return static_cast<uint64_t>(int64_t{static_cast<int32_t>(raw)});
-        default: return raw;
+        case ValueType::INT8:
+            return static_cast<uint64_t>(int64_t{static_cast<int8_t>(raw)});
+        case ValueType::INT16:
+            return static_cast<uint64_t>(int64_t{static_cast<int16_t>(raw)});
+        case ValueType::INT32:
+            return static_cast<uint64_t>(int64_t{static_cast<int32_t>(raw)});
+        default:
+            return raw;
     }
 }
 
@@ -268,7 +292,8 @@ const std::vector<Value>& Value::as_array_array(std::string_view key) const {
 
 std::string Value::to_string(size_t max_elements) const {
     switch (type_) {
-        case ValueType::BOOL: return bits_ != 0 ? "true" : "false";
+        case ValueType::BOOL:
+            return bits_ != 0 ? "true" : "false";
         case ValueType::FLOAT32:
         case ValueType::FLOAT64: {
             char buffer[32];

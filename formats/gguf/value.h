@@ -35,7 +35,7 @@ uint32_t scalar_bytes(ValueType type);
 // strings, nested arrays as Values. A file's metadata therefore costs about as much memory as
 // its bytes on disk.
 class Value {
-public:
+  public:
     Value() = default;
     static Value from_uint(ValueType type, uint64_t v);  // UINT8 ... UINT64, BOOL
     static Value from_int(ValueType type, int64_t v);    // INT8 ... INT64
@@ -82,7 +82,7 @@ public:
 
     bool operator==(const Value& other) const = default;
 
-private:
+  private:
     ValueType type_ = ValueType::UINT8;
     ValueType element_type_ = ValueType::UINT8;  // for ARRAY
     uint64_t bits_ = 0;

@@ -216,7 +216,8 @@ void Writer::finish() {
     if (!flushed || !closed) throw Error(tmp_path_ + ": write failed: " + std::strerror(errno));
     std::error_code error;
     std::filesystem::rename(tmp_path_, path_, error);
-    if (error) throw Error(path_ + ": cannot rename the finished file into place: " + error.message());
+    if (error)
+        throw Error(path_ + ": cannot rename the finished file into place: " + error.message());
     finished_ = true;
 }
 

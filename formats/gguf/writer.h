@@ -23,7 +23,7 @@ struct TensorSpec {
 };
 
 class Writer {
-public:
+  public:
     explicit Writer(std::string path, uint64_t alignment = 32);
     ~Writer();  // removes the temporary file unless finish() succeeded
     Writer(const Writer&) = delete;
@@ -45,7 +45,7 @@ public:
     // Bytes of a tensor with this spec (throws on a shape that is not whole blocks).
     static uint64_t tensor_bytes(const TensorSpec& spec);
 
-private:
+  private:
     void write_raw(const void* data, size_t size);
 
     std::string path_;

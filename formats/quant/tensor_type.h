@@ -47,10 +47,10 @@ enum class TensorType : uint32_t {
 
 struct TypeInfo {
     TensorType type;
-    std::string_view name;     // as llama.cpp prints it: "q4_K", "f16", ...
-    uint32_t block_size;       // elements per block
-    uint32_t block_bytes;      // bytes per block
-    bool has_codec;            // tessera can quantize and dequantize it (formats/quant/codec.h)
+    std::string_view name;  // as llama.cpp prints it: "q4_K", "f16", ...
+    uint32_t block_size;    // elements per block
+    uint32_t block_bytes;   // bytes per block
+    bool has_codec;         // tessera can quantize and dequantize it (formats/quant/codec.h)
 };
 
 // The info for an on-disk type id, or nothing for an id no known ggml version defines.
