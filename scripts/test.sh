@@ -3,7 +3,8 @@
 #   1. the GoogleTest suite through ctest on the release build (unit tests, bit-exactness against
 #      llama.cpp's quantized files, cross-checks against PyPI gguf, the real default model);
 #   2. the same suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
-#   3. the GGUF reader fuzzer for FUZZ_SECONDS (default 60) from a seed corpus.
+#   3. the fuzzers: the GGUF reader for FUZZ_SECONDS (default 60), the chat-template interpreter
+#      and the tokenizer for half that each, from seed corpora.
 # Any failure stops the script with a non-zero status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,5 +14,5 @@ echo "== tests (release build)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 echo "== tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 scripts/sanitize.sh
-echo "== fuzzing the GGUF reader"
+echo "== fuzzing the GGUF reader, the chat-template interpreter and the tokenizer"
 scripts/fuzz.sh

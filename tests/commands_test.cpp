@@ -27,21 +27,6 @@
 namespace tessera {
 namespace {
 
-struct Result {
-    int status;
-    std::string out;
-    std::string err;
-};
-
-Result tessera_command(const std::string& arguments) {
-    const std::string err_path = test::temp_dir() + "/stderr";
-    Result r;
-    r.status = test::run(test::tool() + " " + arguments + " 2>" + err_path, &r.out);
-    std::ifstream err(err_path);
-    r.err.assign(std::istreambuf_iterator<char>(err), {});
-    return r;
-}
-
 std::string tiny_model() {
     return test::source_dir() + "/tests/fixtures/tiny/llama.gguf";
 }
@@ -93,7 +78,7 @@ const std::vector<int32_t> kPrompt = {kTinyBos, 17, 42, 99, 150};
 TEST(ToolRun, GreedyPrintsNIdsLikeAContextLoopAtAnyThreadCount) {
     const std::string base = "run -m '" + tiny_model() + "' --prompt-ids '" + joined(kPrompt) +
                              "' -n 8 --temp 0 --print-ids --ignore-eos -c 64";
-    const Result one = tessera_command(base + " -t 1");
+    const test::ToolResult one = test::run_tool(base + " -t 1");
     ASSERT_EQ(one.status, 0) << one.err;
     EXPECT_EQ(count_lines(one.out), 1u) << one.out;
     const std::vector<int32_t> ids = parse_ids(one.out);
@@ -102,8 +87,8 @@ TEST(ToolRun, GreedyPrintsNIdsLikeAContextLoopAtAnyThreadCount) {
     greedy.temperature = 0.0f;
     EXPECT_EQ(ids, generate(kPrompt, 8, greedy, 64));
 
-    EXPECT_EQ(tessera_command(base + " -t 1").out, one.out);
-    const Result two = tessera_command(base + " -t 2");
+    EXPECT_EQ(test::run_tool(base + " -t 1").out, one.out);
+    const test::ToolResult two = test::run_tool(base + " -t 2");
     ASSERT_EQ(two.status, 0) << two.err;
     EXPECT_EQ(two.out, one.out);
     // Timings go to stderr.
@@ -116,7 +101,7 @@ TEST(ToolRun, SeededSamplingEqualsTheSamplerAndRepeats) {
         "run -m '" + tiny_model() + "' --prompt-ids '" + joined(kPrompt) +
         "' -n 16 --ignore-eos --print-ids -c 64 -t 1 --temp 1.2 --top-k 50 --top-p 0.9 "
         "--min-p 0.01 --repeat-penalty 1.3 --presence-penalty 0.2";
-    const Result a = tessera_command(base + " --seed 42");
+    const test::ToolResult a = test::run_tool(base + " --seed 42");
     ASSERT_EQ(a.status, 0) << a.err;
     SamplerParams p;
     p.seed = 42;
@@ -127,8 +112,8 @@ TEST(ToolRun, SeededSamplingEqualsTheSamplerAndRepeats) {
     p.repeat_penalty = 1.3f;
     p.presence_penalty = 0.2f;
     EXPECT_EQ(parse_ids(a.out), generate(kPrompt, 16, p, 64));
-    EXPECT_EQ(tessera_command(base + " --seed 42").out, a.out);
-    const Result b = tessera_command(base + " --seed 43");
+    EXPECT_EQ(test::run_tool(base + " --seed 42").out, a.out);
+    const test::ToolResult b = test::run_tool(base + " --seed 43");
     ASSERT_EQ(b.status, 0) << b.err;
     EXPECT_NE(b.out, a.out);
 }
@@ -142,14 +127,14 @@ TEST(ToolRun, StopsAtEndOfSequenceUnlessIgnored) {
     bool met_eos = false;
     for (int seed = 1; seed <= 10 && !met_eos; ++seed) {
         const std::string seeded = base + " --seed " + std::to_string(seed);
-        const Result ignoring = tessera_command(seeded + " --ignore-eos");
+        const test::ToolResult ignoring = test::run_tool(seeded + " --ignore-eos");
         ASSERT_EQ(ignoring.status, 0) << ignoring.err;
         const std::vector<int32_t> all = parse_ids(ignoring.out);
         ASSERT_EQ(all.size(), 200u);
         const auto eos = std::find(all.begin(), all.end(), kTinyEos);
         if (eos == all.end()) continue;
         met_eos = true;
-        const Result stopping = tessera_command(seeded);
+        const test::ToolResult stopping = test::run_tool(seeded);
         ASSERT_EQ(stopping.status, 0) << stopping.err;
         EXPECT_EQ(parse_ids(stopping.out), std::vector<int32_t>(all.begin(), eos));
         EXPECT_NE(stopping.err.find("end of sequence"), std::string::npos) << stopping.err;
@@ -160,24 +145,24 @@ TEST(ToolRun, StopsAtEndOfSequenceUnlessIgnored) {
 TEST(ToolRun, TextPromptIsTokenizedAsTokenizeDoesAndBadFlagsGiveOneLine) {
     const std::string model = " -m '" + tiny_model() + "'";
     // A text prompt runs exactly as the ids `tessera tokenize` gives for it.
-    const Result ids = tessera_command("tokenize" + model + " -p 'Hello there' --ids");
+    const test::ToolResult ids = test::run_tool("tokenize" + model + " -p 'Hello there' --ids");
     ASSERT_EQ(ids.status, 0) << ids.err;
     const std::string flags = " -n 6 --temp 0 --ignore-eos --print-ids -c 64 -t 1";
-    const Result from_text = tessera_command("run" + model + " -p 'Hello there'" + flags);
+    const test::ToolResult from_text = test::run_tool("run" + model + " -p 'Hello there'" + flags);
     ASSERT_EQ(from_text.status, 0) << from_text.err;
-    const Result from_ids =
-        tessera_command("run" + model + " --prompt-ids '" + ids.out + "'" + flags);
+    const test::ToolResult from_ids =
+        test::run_tool("run" + model + " --prompt-ids '" + ids.out + "'" + flags);
     ASSERT_EQ(from_ids.status, 0) << from_ids.err;
     EXPECT_EQ(from_text.out, from_ids.out);
     EXPECT_EQ(parse_ids(from_text.out).size(), 6u) << from_text.out;
     // Without --print-ids the continuation is text; -f reads the prompt from a file.
     const std::string prompt_file = test::temp_dir() + "/prompt.txt";
     std::ofstream(prompt_file) << "Hello there";
-    const Result text = tessera_command("run" + model + " -f '" + prompt_file +
-                                        "' -n 6 --temp 0 --ignore-eos -c 64 -t 1");
+    const test::ToolResult text = test::run_tool("run" + model + " -f '" + prompt_file +
+                                                 "' -n 6 --temp 0 --ignore-eos -c 64 -t 1");
     ASSERT_EQ(text.status, 0) << text.err;
     EXPECT_FALSE(text.out.empty());
-    const Result both = tessera_command("run" + model + " -p hi -f '" + prompt_file + "'");
+    const test::ToolResult both = test::run_tool("run" + model + " -p hi -f '" + prompt_file + "'");
     EXPECT_EQ(both.status, 2) << both.err;
 
     for (const std::string bad :
@@ -185,13 +170,13 @@ TEST(ToolRun, TextPromptIsTokenizedAsTokenizeDoesAndBadFlagsGiveOneLine) {
           "run --prompt-ids 1 --kv-type q4_0", "run --prompt-ids 1 -n", "run -n 3",
           "perplexity --ids-file x --chunks 0", "perplexity", "bench -r 0", "bench -p 0 -n 0",
           "bench --json=yes"}) {
-        const Result r = tessera_command(bad + model);
+        const test::ToolResult r = test::run_tool(bad + model);
         EXPECT_EQ(r.status, 2) << bad << ": " << r.err;
         EXPECT_EQ(count_lines(r.err), 1u) << bad << ": " << r.err;
         EXPECT_TRUE(r.out.empty()) << bad << ": " << r.out;
     }
     // Ids outside the vocabulary are named.
-    const Result outside = tessera_command("run" + model + " --prompt-ids '1 5000' -n 2");
+    const test::ToolResult outside = test::run_tool("run" + model + " --prompt-ids '1 5000' -n 2");
     EXPECT_EQ(outside.status, 1);
     EXPECT_EQ(count_lines(outside.err), 1u) << outside.err;
     EXPECT_NE(outside.err.find("5000"), std::string::npos) << outside.err;
@@ -215,8 +200,8 @@ TEST(ToolPerplexity, EqualsExpMeanNllFromContextLogits) {
     const std::string path = test::temp_dir() + "/ids.txt";
     std::ofstream(path) << joined(ids) << "\n";
 
-    const Result r = tessera_command("perplexity -m '" + tiny_model() + "' --ids-file '" + path +
-                                     "' -c 16 -t 2");
+    const test::ToolResult r =
+        test::run_tool("perplexity -m '" + tiny_model() + "' --ids-file '" + path + "' -c 16 -t 2");
     ASSERT_EQ(r.status, 0) << r.err;
 
     // llama-perplexity's method, over whole-chunk Context logits.
@@ -270,27 +255,28 @@ TEST(ToolPerplexity, RefusesShortInputs) {
     const std::string path = test::temp_dir() + "/short.txt";
     std::ofstream(path) << "1 5 6 7 8 9 10\n";
     const std::string model = " -m '" + tiny_model() + "'";
-    const Result shorter =
-        tessera_command("perplexity" + model + " --ids-file '" + path + "' -c 8");
+    const test::ToolResult shorter =
+        test::run_tool("perplexity" + model + " --ids-file '" + path + "' -c 8");
     EXPECT_EQ(shorter.status, 1);
     EXPECT_EQ(count_lines(shorter.err), 1u) << shorter.err;
     EXPECT_NE(shorter.err.find("at least 16 tokens"), std::string::npos) << shorter.err;
 
     // A text is tokenized; this one is too short for a context of 512.
-    const Result text = tessera_command("perplexity" + model + " -f '" + path + "'");
+    const test::ToolResult text = test::run_tool("perplexity" + model + " -f '" + path + "'");
     EXPECT_EQ(text.status, 1);
     EXPECT_EQ(count_lines(text.err), 1u) << text.err;
     EXPECT_NE(text.err.find("at least 1024 tokens"), std::string::npos) << text.err;
 
     std::ofstream(path) << "1 2 three\n";
-    const Result junk = tessera_command("perplexity" + model + " --ids-file '" + path + "'");
+    const test::ToolResult junk =
+        test::run_tool("perplexity" + model + " --ids-file '" + path + "'");
     EXPECT_EQ(junk.status, 1);
     EXPECT_NE(junk.err.find("'three' is not a token id"), std::string::npos) << junk.err;
 }
 
 TEST(ToolBench, JsonHasTheKeysAndTheTableHasTheRows) {
     const std::string base = "bench -m '" + tiny_model() + "' -p 16 -n 4 -r 2 -t 1";
-    const Result r = tessera_command(base + " --json");
+    const test::ToolResult r = test::run_tool(base + " --json");
     ASSERT_EQ(r.status, 0) << r.err;
     const auto json = nlohmann::json::parse(r.out);
     for (const char* key :
@@ -307,7 +293,7 @@ TEST(ToolBench, JsonHasTheKeysAndTheTableHasTheRows) {
     EXPECT_EQ(json["tests"][0]["samples_ns"].size(), 2u);
     EXPECT_EQ(json["tests"][1]["test"], "tg4");
 
-    const Result table = tessera_command(base);
+    const test::ToolResult table = test::run_tool(base);
     ASSERT_EQ(table.status, 0) << table.err;
     EXPECT_EQ(count_lines(table.out), 4u) << table.out;
     EXPECT_NE(table.out.find("| model"), std::string::npos) << table.out;
@@ -316,7 +302,7 @@ TEST(ToolBench, JsonHasTheKeysAndTheTableHasTheRows) {
     EXPECT_NE(table.out.find(" ± "), std::string::npos) << table.out;
 
     // Only the tests asked for; a missing one is null.
-    const auto only_tg = nlohmann::json::parse(tessera_command(base + " -p 0 --json").out);
+    const auto only_tg = nlohmann::json::parse(test::run_tool(base + " -p 0 --json").out);
     EXPECT_TRUE(only_tg["pp_tokens_per_second"].is_null());
     EXPECT_EQ(only_tg["tests"].size(), 1u);
 }
@@ -324,8 +310,8 @@ TEST(ToolBench, JsonHasTheKeysAndTheTableHasTheRows) {
 TEST(ToolRun, DefaultModelGenerates) {
     const auto path = find_default_model();
     if (!path) GTEST_SKIP() << "the default model is not downloaded (scripts/setup.sh fetches it)";
-    const Result r =
-        tessera_command("run --prompt-ids '2 818 5279 529' -n 4 --temp 0 -c 64 --print-ids");
+    const test::ToolResult r =
+        test::run_tool("run --prompt-ids '2 818 5279 529' -n 4 --temp 0 -c 64 --print-ids");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_LE(parse_ids(r.out).size(), 4u) << r.out;
     EXPECT_GE(parse_ids(r.out).size(), 1u) << r.out;

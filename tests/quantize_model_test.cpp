@@ -702,19 +702,8 @@ TEST(QuantizeFailure, Q2KSNeedsAnImportanceMatrix) {
 // ---------------------------------------------------------------------------------------------
 // The command
 
-struct Result {
-    int status;
-    std::string out;
-    std::string err;
-};
-
-Result tessera_quantize(const std::string& arguments) {
-    const std::string err_path = test::temp_dir() + "/stderr";
-    Result r;
-    r.status = test::run(test::tool() + " quantize " + arguments + " 2>" + err_path, &r.out);
-    std::ifstream err(err_path);
-    r.err.assign(std::istreambuf_iterator<char>(err), {});
-    return r;
+test::ToolResult tessera_quantize(const std::string& arguments) {
+    return test::run_tool("quantize " + arguments);
 }
 
 size_t count_lines(const std::string& text) {
@@ -723,7 +712,7 @@ size_t count_lines(const std::string& text) {
 
 TEST(ToolQuantize, WritesTheFileAndOneSummaryLine) {
     const std::string out = test::temp_dir() + "/out.gguf";
-    const Result r =
+    const test::ToolResult r =
         tessera_quantize("'" + quant_dir() + "/source-f32.gguf' '" + out + "' q4_k --pure -t 2");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(count_lines(r.out), 1u) << r.out;
@@ -737,7 +726,7 @@ TEST(ToolQuantize, WritesTheFileAndOneSummaryLine) {
 
 TEST(ToolQuantize, DryRunPrintsThePlanAndWritesNothing) {
     const std::string dir = test::temp_dir();
-    Result r = tessera_quantize("--dry-run '" + quant_dir() + "/source-f32.gguf' Q4_K_M");
+    test::ToolResult r = tessera_quantize("--dry-run '" + quant_dir() + "/source-f32.gguf' Q4_K_M");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(count_lines(r.out), 13u) << r.out;
     EXPECT_NE(r.out.find("output.weight"), std::string::npos);
@@ -752,7 +741,7 @@ TEST(ToolQuantize, ErrorsAreOneLineWithAnExitStatus) {
     const std::string dir = test::temp_dir();
     const std::string source = "'" + quant_dir() + "/source-f32.gguf'";
 
-    Result r = tessera_quantize("--help");
+    test::ToolResult r = tessera_quantize("--help");
     EXPECT_EQ(r.status, 0);
     EXPECT_NE(r.out.find("Q4_K_M"), std::string::npos);
 

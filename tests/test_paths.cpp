@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
 namespace tessera::test {
@@ -63,6 +65,15 @@ int run(const std::string& command, std::string* output) {
     }
     int status = pclose(pipe);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+ToolResult run_tool(const std::string& arguments) {
+    const std::string err_path = temp_dir() + "/stderr";
+    ToolResult result;
+    result.status = run(tool() + " " + arguments + " 2>" + err_path, &result.out);
+    std::ifstream err(err_path);
+    result.err.assign(std::istreambuf_iterator<char>(err), {});
+    return result;
 }
 
 }  // namespace tessera::test

@@ -13,21 +13,6 @@
 namespace tessera {
 namespace {
 
-struct Result {
-    int status;
-    std::string out;
-    std::string err;
-};
-
-Result tessera_command(const std::string& arguments) {
-    const std::string err_path = test::temp_dir() + "/stderr";
-    Result r;
-    r.status = test::run(test::tool() + " " + arguments + " 2>" + err_path, &r.out);
-    std::ifstream err(err_path);
-    r.err.assign(std::istreambuf_iterator<char>(err), {});
-    return r;
-}
-
 std::string vocab(const std::string& name) {
     const std::string path = test::testdata_dir() + "/vocab/ggml-vocab-" + name + ".gguf";
     return "'" + path + "'";
@@ -42,44 +27,46 @@ std::string write_text(const std::string& text) {
 // Conformance lines 12 ("Hello world", llama-spm) and 13 (" Hello world", gpt-2), without the
 // leading space of the .out files.
 TEST(TokenizerTool, IdsReproduceTheConformanceLine) {
-    Result r =
-        tessera_command("tokenize -m " + vocab("llama-spm") + " -p 'Hello world' --ids --no-bos");
+    test::ToolResult r =
+        test::run_tool("tokenize -m " + vocab("llama-spm") + " -p 'Hello world' --ids --no-bos");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "15043 3186\n");
-    r = tessera_command("tokenize -m " + vocab("gpt-2") + " -f '" + write_text(" Hello world") +
-                        "' --ids --no-bos");
+    r = test::run_tool("tokenize -m " + vocab("gpt-2") + " -f '" + write_text(" Hello world") +
+                       "' --ids --no-bos");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "18435 995\n");
 }
 
 TEST(TokenizerTool, ListingShowsIdsAndPieces) {
-    const Result r = tessera_command("tokenize -m " + vocab("llama-spm") + " -p 'Hello world'");
+    const test::ToolResult r =
+        test::run_tool("tokenize -m " + vocab("llama-spm") + " -p 'Hello world'");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "     1 -> '<s>'\n 15043 -> ' Hello'\n  3186 -> ' world'\n");
 }
 
 TEST(TokenizerTool, SpecialParsesControlTokenText) {
-    Result r = tessera_command("tokenize -m " + vocab("llama-spm") + " -p 'a</s>' --ids --no-bos");
+    test::ToolResult r =
+        test::run_tool("tokenize -m " + vocab("llama-spm") + " -p 'a</s>' --ids --no-bos");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "263 829 29879 29958\n");
-    r = tessera_command("tokenize -m " + vocab("llama-spm") +
-                        " -p 'a</s>' --ids --no-bos --special");
+    r = test::run_tool("tokenize -m " + vocab("llama-spm") +
+                       " -p 'a</s>' --ids --no-bos --special");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "263 2\n");
 }
 
 TEST(TokenizerTool, ErrorsGiveOneLineAndAStatus) {
-    Result r = tessera_command("tokenize -m /no/such/file.gguf -p hi");
+    test::ToolResult r = test::run_tool("tokenize -m /no/such/file.gguf -p hi");
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("/no/such/file.gguf"), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    r = tessera_command("tokenize -m " + vocab("llama-spm") + " -f /no/such/text.txt");
+    r = test::run_tool("tokenize -m " + vocab("llama-spm") + " -f /no/such/text.txt");
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.err.find("/no/such/text.txt"), std::string::npos) << r.err;
-    r = tessera_command("tokenize -m " + vocab("llama-spm"));
+    r = test::run_tool("tokenize -m " + vocab("llama-spm"));
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("no text"), std::string::npos) << r.err;
-    r = tessera_command("tokenize -m " + vocab("llama-spm") + " -p a --bogus");
+    r = test::run_tool("tokenize -m " + vocab("llama-spm") + " -p a --bogus");
     EXPECT_EQ(r.status, 2);
 }
 

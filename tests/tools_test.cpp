@@ -24,21 +24,6 @@ std::vector<std::string> shared_gguf_files() {
     return files;
 }
 
-struct Result {
-    int status;
-    std::string out;
-    std::string err;
-};
-
-Result tessera_command(const std::string& arguments) {
-    const std::string err_path = test::temp_dir() + "/stderr";
-    Result r;
-    r.status = test::run(test::tool() + " " + arguments + " 2>" + err_path, &r.out);
-    std::ifstream err(err_path);
-    r.err.assign(std::istreambuf_iterator<char>(err), {});
-    return r;
-}
-
 std::string quoted(const std::string& path) {
     return "'" + path + "'";
 }
@@ -47,7 +32,7 @@ TEST(ToolInspect, JsonMatchesTheReaderOnEverySharedFile) {
     const auto files = shared_gguf_files();
     ASSERT_GE(files.size(), 16u) << "expected the shared vocab and quant files";
     for (const std::string& path : files) {
-        const Result r = tessera_command("inspect --json " + quoted(path));
+        const test::ToolResult r = test::run_tool("inspect --json " + quoted(path));
         ASSERT_EQ(r.status, 0) << path << ": " << r.err;
         const auto json = nlohmann::json::parse(r.out);
         const gguf::File file = gguf::File::open(path);
@@ -61,13 +46,13 @@ TEST(ToolInspect, JsonMatchesTheReaderOnEverySharedFile) {
 
 TEST(ToolInspect, ReportNamesArchitectureTokenizerAndMix) {
     const std::string path = test::testdata_dir() + "/quant/q4_k.gguf";
-    const Result r = tessera_command("inspect " + quoted(path));
+    const test::ToolResult r = test::run_tool("inspect " + quoted(path));
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("architecture:  llama"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("quantization mix:"), std::string::npos);
     EXPECT_NE(r.out.find("q4_K"), std::string::npos);
-    const Result vocab =
-        tessera_command("inspect " + quoted(test::testdata_dir() + "/vocab/ggml-vocab-gpt-2.gguf"));
+    const test::ToolResult vocab =
+        test::run_tool("inspect " + quoted(test::testdata_dir() + "/vocab/ggml-vocab-gpt-2.gguf"));
     ASSERT_EQ(vocab.status, 0) << vocab.err;
     EXPECT_NE(vocab.out.find("pre-tokenizer"), std::string::npos) << vocab.out;
     EXPECT_NE(vocab.out.find("merges"), std::string::npos);
@@ -75,7 +60,7 @@ TEST(ToolInspect, ReportNamesArchitectureTokenizerAndMix) {
 
 TEST(ToolVerify, EverySharedFileIsSound) {
     for (const std::string& path : shared_gguf_files()) {
-        const Result r = tessera_command("verify " + quoted(path));
+        const test::ToolResult r = test::run_tool("verify " + quoted(path));
         EXPECT_EQ(r.status, 0) << path << ": " << r.out << r.err;
         EXPECT_NE(r.out.find("structure ok"), std::string::npos) << r.out;
     }
@@ -84,9 +69,9 @@ TEST(ToolVerify, EverySharedFileIsSound) {
 TEST(ToolDigest, CopyCarriesDigestsAndVerifyNamesACorruptTensor) {
     const std::string source = test::testdata_dir() + "/quant/q8_0.gguf";
     const std::string copy = test::temp_dir() + "/with-digests.gguf";
-    Result r = tessera_command("digest " + quoted(source) + " -o " + quoted(copy));
+    test::ToolResult r = test::run_tool("digest " + quoted(source) + " -o " + quoted(copy));
     ASSERT_EQ(r.status, 0) << r.err;
-    r = tessera_command("verify " + quoted(copy));
+    r = test::run_tool("verify " + quoted(copy));
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("digests ok"), std::string::npos) << r.out;
 
@@ -103,7 +88,7 @@ TEST(ToolDigest, CopyCarriesDigestsAndVerifyNamesACorruptTensor) {
         stream.seekp(static_cast<std::streamoff>(at));
         stream.write(&byte, 1);
     }
-    r = tessera_command("verify " + quoted(copy));
+    r = test::run_tool("verify " + quoted(copy));
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.out.find("tensor '" + victim.name + "' does not match"), std::string::npos)
         << r.out;
@@ -138,7 +123,7 @@ TEST(ToolErrors, BadInputGivesOneLineAndNonZeroStatus) {
         {"digest", 2, "missing FILE"},
     };
     for (const Case& c : cases) {
-        const Result r = tessera_command(c.arguments);
+        const test::ToolResult r = test::run_tool(c.arguments);
         EXPECT_EQ(r.status, c.status) << c.arguments << ": " << r.err;
         EXPECT_NE(r.err.find(c.message), std::string::npos) << c.arguments << ": " << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.arguments << ": " << r.err;
@@ -147,7 +132,7 @@ TEST(ToolErrors, BadInputGivesOneLineAndNonZeroStatus) {
 
 TEST(ToolHelp, EveryCommandHasHelp) {
     for (const char* command : {"inspect", "verify", "digest", "quantize"}) {
-        const Result r = tessera_command(std::string(command) + " --help");
+        const test::ToolResult r = test::run_tool(std::string(command) + " --help");
         EXPECT_EQ(r.status, 0) << command;
         EXPECT_NE(r.out.find("usage: tessera " + std::string(command)), std::string::npos) << r.out;
     }
@@ -157,7 +142,7 @@ TEST(ToolHelp, EveryCommandHasHelp) {
 TEST(ToolDefaultModel, InspectAndVerifyTheRealGemmaFile) {
     const auto model = find_default_model();
     if (!model) GTEST_SKIP() << "the default model is not downloaded (scripts/fetch_model.py)";
-    Result r = tessera_command("inspect --json");
+    test::ToolResult r = test::run_tool("inspect --json");
     ASSERT_EQ(r.status, 0) << r.err;
     const auto json = nlohmann::json::parse(r.out);
     EXPECT_EQ(json["architecture"], "gemma3");
@@ -165,7 +150,7 @@ TEST(ToolDefaultModel, InspectAndVerifyTheRealGemmaFile) {
     EXPECT_EQ(json["total_parameters"].get<uint64_t>(), 268098176u);
     EXPECT_EQ(json["metadata"]["tokenizer.ggml.tokens"]["length"].get<uint64_t>(), 262144u);
 
-    r = tessera_command("verify");
+    r = test::run_tool("verify");
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("values ok in 236 tensors"), std::string::npos) << r.out;
 }
