@@ -198,8 +198,10 @@ ReplyStats ChatSession::reply(std::string_view user_text,
 
         TokenStreamer streamer(tokenizer_, options_.show_special);
         StopStringFilter filter(template_.stop_strings());
-        // Whitespace before the first word of a reply is dropped: prompts end in "Assistant:" or
-        // a newline, and models often begin with a space or a blank line.
+        // Whitespace around a reply is dropped: prompts end in "Assistant:" or a newline, so
+        // models often begin with a space or a blank line, and end with the newline before
+        // the next turn's marker. Trailing whitespace is held back until more text follows it.
+        std::string held_whitespace;
         const auto emit = [&](const std::string& text) {
             std::string_view shown = text;
             if (reply_text.empty()) {
@@ -207,8 +209,16 @@ ReplyStats ChatSession::reply(std::string_view user_text,
                 shown = start == std::string_view::npos ? std::string_view() : shown.substr(start);
             }
             if (shown.empty()) return;
-            reply_text += shown;
-            on_text(shown);
+            const size_t last = shown.find_last_not_of(" \t\r\n");
+            if (last == std::string_view::npos) {
+                held_whitespace += shown;
+                return;
+            }
+            std::string out = std::exchange(held_whitespace, {});
+            out += shown.substr(0, last + 1);
+            held_whitespace = shown.substr(last + 1);
+            reply_text += out;
+            on_text(out);
         };
         const auto generation_start = Clock::now();
         for (;;) {

@@ -54,7 +54,7 @@ class ChatSession {
                 ChatOptions options);
 
     // Adds the user's message and generates the reply, handing its text to `on_text` as it comes
-    // (whole UTF-8 characters only, without the whitespace a reply may begin with). `interrupted`
+    // (whole UTF-8 characters only, without the whitespace a reply may begin or end with). `interrupted`
     // is asked before each token; when it says yes, the reply ends there. The reply, whole or cut
     // short, becomes part of the conversation. Throws tessera::Error when the template fails or
     // when the message alone does not fit the context; the conversation is then as it was before

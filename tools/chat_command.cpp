@@ -91,9 +91,10 @@ void print_reply_stats(const ReplyStats& stats, const ChatSession& session) {
 
 void print_session_stats(const SessionTotals& totals) {
     std::fprintf(stderr,
-                 "[session: %u replies, %llu tokens generated at %.1f tok/s, %llu prompt tokens "
+                 "[session: %u %s, %llu tokens generated at %.1f tok/s, %llu prompt tokens "
                  "at %.1f tok/s]\n",
-                 totals.replies, static_cast<unsigned long long>(totals.generated_tokens),
+                 totals.replies, totals.replies == 1 ? "reply" : "replies",
+                 static_cast<unsigned long long>(totals.generated_tokens),
                  rate(static_cast<uint32_t>(totals.generated_tokens), totals.generation_ms),
                  static_cast<unsigned long long>(totals.prompt_tokens),
                  rate(static_cast<uint32_t>(totals.prompt_tokens), totals.prompt_ms));
