@@ -64,12 +64,15 @@ ChatTemplate ChatTemplate::for_model(const gguf::File& file) {
 
 std::string ChatTemplate::render(const ChatTemplateInputs& inputs) const {
     using jinja::Value;
+    // Every message shares the two keys (a string value is shared, not copied).
+    const Value role = Value::string("role");
+    const Value content = Value::string("content");
     std::vector<Value> messages;
     messages.reserve(inputs.messages.size());
     for (const ChatMessage& message : inputs.messages) {
         jinja::Dict entry;
-        entry.set(Value::string("role"), Value::string(message.role));
-        entry.set(Value::string("content"), Value::string(message.content));
+        entry.set(role, Value::string(message.role));
+        entry.set(content, Value::string(message.content));
         messages.push_back(Value::dict(std::move(entry)));
     }
     jinja::Dict context;

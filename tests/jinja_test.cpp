@@ -4,6 +4,7 @@
 // hostile, crashes it, recurses without bound or runs forever.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <random>
 
@@ -150,6 +151,116 @@ TEST(JinjaLimits, OutputAndStringsAreBounded) {
     // Repeating nothing many times is quick, and nothing.
     EXPECT_EQ(render("{{ '' * 10**15 }}{{ () * 10**15 }}{{ [] * 10**15 }}"), "()[]");
     EXPECT_NE(error_of("{{ '{:>99999999}'.format('x') }}").find("longer than"), std::string::npos);
+}
+
+// Renders `source` with the default limits, which it must reach: the error names `limit`, and
+// comes in well under a second in a release build (the budget is about a second of work, and
+// these reach a limit in a fraction of it), a few seconds with the sanitizers.
+void expect_stopped_by(const std::string& source, const std::string& limit) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string message = error_of(source);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("[ limits     ] %.3f s: %s\n", seconds, message.c_str());
+    EXPECT_NE(message.find(limit), std::string::npos) << message;
+    EXPECT_LT(seconds, 10.0);
+}
+
+const std::string kTextLimit = "longer than 33554432 bytes";
+const std::string kStepLimit = "more than 20000000 steps of work";
+const std::string kMemoryLimit = "more than 268435456 bytes of strings and containers";
+
+TEST(JinjaLimits, PrintingNestedListsStopsAtTheTextLimit) {
+    // 100 million items print as 300 MB; converting to text checks the limit as it grows.
+    expect_stopped_by(
+        "{% set a = [0]*100 %}{% set b = [a]*100 %}{% set c = [b]*100 %}{% set d = [c]*100 %}"
+        "{{ (d|string)|length }}",
+        kTextLimit);
+    expect_stopped_by(
+        "{% set a = [0]*100 %}{% set b = [a]*100 %}{% set c = [b]*100 %}{% set d = [c]*100 %}"
+        "{{ d|tojson|length }}",
+        kTextLimit);
+}
+
+TEST(JinjaLimits, ComparisonsAndSortsAreChargedPerItem) {
+    // A billion comparisons of ints, in one `==`; sorting compares lists of a million items.
+    expect_stopped_by(
+        "{% set a = [0]*1000 %}{% set b = [a]*1000 %}{% set c = [b]*1000 %}{% set d = [a]*1000 %}"
+        "{% set e = [d]*1000 %}{{ c == e }}",
+        kStepLimit);
+    expect_stopped_by(
+        "{% set a = [0]*1000 %}{% set b = [a]*1000 %}{% set c = [b]*1000 %}{{ c|sort|length }}",
+        kStepLimit);
+}
+
+TEST(JinjaLimits, SearchingLongStringsIsChargedPerByte) {
+    // A thousand steps, each scanning 30 MB.
+    expect_stopped_by(
+        "{% set s = 'x' * 30000000 %}{% for i in range(1000) %}{% if 'y' in s %}{% endif %}"
+        "{% endfor %}",
+        kStepLimit);
+    expect_stopped_by(
+        "{% set s = 'x' * 30000000 %}{% for i in range(1000) %}{% set n = s.count('y') %}"
+        "{% endfor %}",
+        kStepLimit);
+}
+
+TEST(JinjaLimits, WhatARenderMakesIsBounded) {
+    // Thirty different 30 MB strings, each within the limit on one string, would hold 900 MB.
+    expect_stopped_by(
+        "{% set xs = [] %}{% for i in range(30) %}{% set _ = xs.append('x' * 30000000 ~ i) %}"
+        "{% endfor %}{{ xs|length }}",
+        kMemoryLimit);
+    // The limit is the caller's to set.
+    RenderOptions options;
+    options.limits.max_memory_bytes = 1 << 20;
+    EXPECT_NE(error_of("{% set xs = [] %}{% for i in range(100) %}{% set _ = xs.append('x' * "
+                       "100000 ~ i) %}{% endfor %}",
+                       options)
+                  .find("more than 1048576 bytes of strings and containers"),
+              std::string::npos);
+}
+
+TEST(JinjaLimits, CopyingAValueDoesNotCopyItsText) {
+    // Strings are shared, as in Python: naming, binding and passing a 30 MB string is a few
+    // steps of work, and takes as long, not a copy of 30 MB each time (which the budget would
+    // not see).
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(render("{% set s = 'x' * 30000000 %}{% macro m(t) %}{% endmacro %}"
+                     "{% for i in range(1000) %}{% set t = s %}{{ m(t) }}{{ [t][0][:1] }}"
+                     "{% endfor %}"),
+              std::string(1000, 'x'));
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
+}
+
+TEST(JinjaLimits, ALongConversationStaysFarBelowTheLimits) {
+    // 200 messages of 2 KB through Llama 3.1's template (the largest shared one): it renders
+    // with a tenth of every limit, the same as with all of it.
+    const std::string source = test::read_text_file(
+        test::testdata_dir() + "/templates/meta-llama-Llama-3.1-8B-Instruct.jinja");
+    std::vector<Value> messages;
+    for (int i = 0; i < 200; ++i) {
+        std::string content = "Message " + std::to_string(i) + ":";
+        while (content.size() < 2048) content += " some words, a 'quote' and a\nnewline.";
+        content.resize(2048);
+        jinja::Dict message;
+        message.set(Value::string("role"), Value::string(i % 2 == 0 ? "user" : "assistant"));
+        message.set(Value::string("content"), Value::string(content));
+        messages.push_back(Value::dict(std::move(message)));
+    }
+    jinja::Dict context;
+    context.set(Value::string("messages"), Value::list(std::move(messages)));
+    context.set(Value::string("add_generation_prompt"), Value::boolean(true));
+    context.set(Value::string("bos_token"), Value::string("<|begin_of_text|>"));
+    RenderOptions tenth;
+    tenth.limits.max_steps /= 10;
+    tenth.limits.max_memory_bytes /= 10;
+    tenth.limits.max_text_bytes /= 10;
+    tenth.limits.max_items /= 10;
+    const Template program = Template::parse(source, "llama");
+    const std::string output = program.render(context, tenth);
+    EXPECT_GT(output.size(), 200u * 2048u);
+    EXPECT_EQ(program.render(context), output);
 }
 
 TEST(JinjaLimits, DeepNestingIsAnErrorNotACrash) {

@@ -5,14 +5,17 @@
 
 #include <string>
 
+#include "runtime/jinja/budget.h"
 #include "runtime/jinja/value.h"
 
 namespace tessera::jinja {
 
-Value get_attribute(const Value& object, const std::string& name);
-Value get_item(const Value& object, const Value& key);
+// Charged for hashing a dict key, finding a string's character and making a slice.
+Value get_attribute(const Value& object, const std::string& name, Budget& budget);
+Value get_item(const Value& object, const Value& key, Budget& budget);
 // object[start:stop:step]; each bound may be None. Lists, tuples and strings.
-Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step);
+Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step,
+                Budget& budget);
 
 // "dict object", "None", ...: how jinja2 names an object in "has no attribute" messages.
 std::string object_description(const Value& object);

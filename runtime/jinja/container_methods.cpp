@@ -37,14 +37,16 @@ int64_t index_argument(const Value& v) {
     return v.as_int();
 }
 
-Value count_of(const std::vector<Value>& items, const Arguments& arguments, std::string_view type) {
+Value count_of(const std::vector<Value>& items, const Arguments& arguments, std::string_view type,
+               Budget& budget) {
     const auto a = bind(arguments, std::string(type) + ".count", {{"value", {}}});
     int64_t count = 0;
-    for (const Value& item : items) count += equals(item, a[0]) ? 1 : 0;
+    for (const Value& item : items) count += equals(item, a[0], budget) ? 1 : 0;
     return Value::integer(count);
 }
 
-Value index_of(const std::vector<Value>& items, const Arguments& arguments, std::string_view type) {
+Value index_of(const std::vector<Value>& items, const Arguments& arguments, std::string_view type,
+               Budget& budget) {
     const auto a =
         bind(arguments, std::string(type) + ".index",
              {{"value", {}}, {"start", Value::integer(0)}, {"stop", Value::integer(INT64_MAX)}});
@@ -55,9 +57,9 @@ Value index_of(const std::vector<Value>& items, const Arguments& arguments, std:
         return std::min(i, n);
     };
     for (int64_t i = resolve(a[1]); i < resolve(a[2]); ++i) {
-        if (equals(items[static_cast<size_t>(i)], a[0])) return Value::integer(i);
+        if (equals(items[static_cast<size_t>(i)], a[0], budget)) return Value::integer(i);
     }
-    throw Failure(to_repr(a[0]) + " is not in " + std::string(type));
+    throw Failure(to_repr(a[0], budget) + " is not in " + std::string(type));
 }
 
 }  // namespace
@@ -78,23 +80,27 @@ Value call_list_method(const Value& self, std::string_view name, Arguments& argu
     if (name == "append") {
         const auto a = bind(arguments, "list.append", {{"object", {}}});
         budget.check_items(items.size() + 1);
+        budget.allocate_items(1);
         items.push_back(a[0]);
         return Value::none();
     }
     if (name == "extend") {
         const auto a = bind(arguments, "list.extend", {{"iterable", {}}});
-        std::vector<Value> more = iterate(a[0]);
+        std::vector<Value> more = iterate(a[0], budget);
         budget.check_items(items.size() + more.size());
+        budget.allocate_items(more.size());
         items.insert(items.end(), more.begin(), more.end());
         return Value::none();
     }
     if (name == "insert") {
         const auto a = bind(arguments, "list.insert", {{"index", {}}, {"object", {}}});
         budget.check_items(items.size() + 1);
+        budget.allocate_items(1);
         const auto n = static_cast<int64_t>(items.size());
         int64_t i = index_argument(a[0]);
         if (i < 0) i = std::max<int64_t>(i + n, 0);
         i = std::min(i, n);
+        budget.charge(static_cast<uint64_t>(n - i));  // the items moved up
         items.insert(items.begin() + static_cast<std::ptrdiff_t>(i), a[1]);
         return Value::none();
     }
@@ -105,6 +111,7 @@ Value call_list_method(const Value& self, std::string_view name, Arguments& argu
         int64_t i = index_argument(a[0]);
         if (i < 0) i += n;
         if (i < 0 || i >= n) throw Failure("pop index out of range");
+        budget.charge(static_cast<uint64_t>(n - i));  // the items moved down
         Value popped = std::move(items[static_cast<size_t>(i)]);
         items.erase(items.begin() + static_cast<std::ptrdiff_t>(i));
         return popped;
@@ -112,28 +119,31 @@ Value call_list_method(const Value& self, std::string_view name, Arguments& argu
     if (name == "remove") {
         const auto a = bind(arguments, "list.remove", {{"value", {}}});
         for (auto it = items.begin(); it != items.end(); ++it) {
-            if (equals(*it, a[0])) {
+            if (equals(*it, a[0], budget)) {
+                budget.charge(static_cast<uint64_t>(items.end() - it));  // the items moved down
                 items.erase(it);
                 return Value::none();
             }
         }
         throw Failure("list.remove(x): x not in list");
     }
-    if (name == "index") return index_of(items, arguments, "list");
-    if (name == "count") return count_of(items, arguments, "list");
+    if (name == "index") return index_of(items, arguments, "list", budget);
+    if (name == "count") return count_of(items, arguments, "list", budget);
     if (name == "reverse") {
         no_arguments(arguments, "list", name);
+        budget.charge(items.size());
         std::reverse(items.begin(), items.end());
         return Value::none();
     }
     if (name == "sort") {
         const auto a = bind(arguments, "list.sort", {{"reverse", Value::boolean(false)}});
-        std::vector<Value> sorted = sort_values(items, a[0].truthy());
+        std::vector<Value> sorted = sort_values(items, a[0].truthy(), budget);
         items = std::move(sorted);
         return Value::none();
     }
     if (name == "copy") {
         no_arguments(arguments, "list", name);
+        budget.allocate_items(items.size());
         return Value::list(items);
     }
     if (name == "clear") {
@@ -144,16 +154,20 @@ Value call_list_method(const Value& self, std::string_view name, Arguments& argu
     throw Failure("unknown method 'list." + std::string(name) + "'");
 }
 
-Value call_tuple_method(const Value& self, std::string_view name, Arguments& arguments) {
-    if (name == "index") return index_of(self.sequence().items, arguments, "tuple");
-    if (name == "count") return count_of(self.sequence().items, arguments, "tuple");
+Value call_tuple_method(const Value& self, std::string_view name, Arguments& arguments,
+                        Budget& budget) {
+    if (name == "index") return index_of(self.sequence().items, arguments, "tuple", budget);
+    if (name == "count") return count_of(self.sequence().items, arguments, "tuple", budget);
     throw Failure("unknown method 'tuple." + std::string(name) + "'");
 }
 
-Value call_dict_method(const Value& self, std::string_view name, Arguments& arguments) {
+Value call_dict_method(const Value& self, std::string_view name, Arguments& arguments,
+                       Budget& budget) {
     const Dict& dict = self.dict();
     if (name == "items" || name == "keys" || name == "values") {
         no_arguments(arguments, "dict", name);
+        // items() makes a pair for each entry as well.
+        budget.allocate_items(name == "items" ? 3 * dict.size() : dict.size());
         std::vector<Value> view;
         view.reserve(dict.size());
         for (const auto& [key, value] : dict.entries()) {
@@ -170,11 +184,14 @@ Value call_dict_method(const Value& self, std::string_view name, Arguments& argu
     }
     if (name == "get") {
         const auto a = bind(arguments, "dict.get", {{"key", {}}, {"default", Value::none()}});
-        const Value* found = dict.find(a[0]);
+        const Value* found = dict.find(a[0], budget);
         return found != nullptr ? *found : a[1];
     }
     if (name == "copy") {
         no_arguments(arguments, "dict", name);
+        // A copy of the index too, with its keys' text.
+        for (const auto& entry : dict.entries()) hash_key(entry.first, &budget);
+        budget.allocate_items(2 * dict.size());
         return Value::dict(dict);
     }
     throw Failure("unknown method 'dict." + std::string(name) + "'");

@@ -16,6 +16,7 @@
 #include "runtime/jinja/python_text.h"
 #include "runtime/jinja/string_methods.h"
 #include "runtime/jinja/tests.h"
+#include "runtime/jinja/text_builder.h"
 #include "runtime/jinja/unicode.h"
 
 namespace tessera::jinja {
@@ -32,37 +33,40 @@ int64_t integer_argument(const Value& v, const char* what) {
 }
 
 // jinja2's make_attrgetter: "a.b.0" looks up a, then b, then item 0.
-Value lookup_path(const Value& item, const Value& attribute) {
+Value lookup_path(const Value& item, const Value& attribute, Budget& budget) {
     if (attribute.is_none()) return item;
-    if (!attribute.is_string()) return get_item(item, attribute);
+    if (!attribute.is_string()) return get_item(item, attribute, budget);
     Value current = item;
     const std::string& path = attribute.as_string();
+    budget.charge_bytes(path.size());
     size_t start = 0;
     while (true) {
         const size_t dot = path.find('.', start);
         const std::string part = path.substr(start, dot == std::string::npos ? dot : dot - start);
         const bool digits =
             !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
-        current = get_item(current, digits ? Value::integer(std::strtoll(part.c_str(), nullptr, 10))
-                                           : Value::string(part));
+        current = get_item(
+            current,
+            digits ? Value::integer(std::strtoll(part.c_str(), nullptr, 10)) : Value::string(part),
+            budget);
         if (dot == std::string::npos) break;
         start = dot + 1;
     }
     return current;
 }
 
-Value ignore_case(const Value& v) {
-    return v.is_string() ? Value::string(lower_text(v.as_string())) : v;
+Value ignore_case(const Value& v, Budget& budget) {
+    return v.is_string() ? Value::string(lower_text(v.as_string(), budget)) : v;
 }
 
-Value sort_key(const Value& item, const Value& attribute, bool case_sensitive) {
-    const Value key = lookup_path(item, attribute);
-    return case_sensitive ? key : ignore_case(key);
+Value sort_key(const Value& item, const Value& attribute, bool case_sensitive, Budget& budget) {
+    const Value key = lookup_path(item, attribute, budget);
+    return case_sensitive ? key : ignore_case(key, budget);
 }
 
 // Python's float() of a string: whitespace, sign, underscores between digits, inf and nan.
-std::optional<double> parse_python_float(const std::string& text) {
-    const std::string trimmed = strip_chars(text, Value::none(), true, true);
+std::optional<double> parse_python_float(const std::string& text, Budget& budget) {
+    const std::string trimmed = strip_chars(text, Value::none(), true, true, budget);
     std::string clean;
     for (size_t i = 0; i < trimmed.size(); ++i) {
         const char c = trimmed[i];
@@ -76,7 +80,7 @@ std::optional<double> parse_python_float(const std::string& text) {
         clean += c;
     }
     if (clean.empty()) return std::nullopt;
-    std::string lower = lower_text(clean);
+    std::string lower = lower_text(clean, budget);
     size_t sign = (lower[0] == '+' || lower[0] == '-') ? 1 : 0;
     const std::string word = lower.substr(sign);
     if (word == "inf" || word == "infinity" || word == "nan") {
@@ -106,14 +110,14 @@ std::optional<double> parse_python_float(const std::string& text) {
 }
 
 // Python's int(text, base) for bases 2..36 and 0; nothing when it raises ValueError.
-std::optional<int64_t> parse_python_int(const std::string& text, int64_t base) {
-    std::string s = strip_chars(text, Value::none(), true, true);
+std::optional<int64_t> parse_python_int(const std::string& text, int64_t base, Budget& budget) {
+    std::string s = strip_chars(text, Value::none(), true, true, budget);
     bool negative = false;
     if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
         negative = s[0] == '-';
         s.erase(0, 1);
     }
-    const std::string lower = lower_text(s);
+    const std::string lower = lower_text(s, budget);
     const auto has_prefix = [&](const char* prefix) { return lower.rfind(prefix, 0) == 0; };
     if (base == 0) {
         base = has_prefix("0x") ? 16 : has_prefix("0o") ? 8 : has_prefix("0b") ? 2 : 10;
@@ -154,9 +158,9 @@ std::optional<int64_t> parse_python_int(const std::string& text, int64_t base) {
     return negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
 }
 
-std::string html_escape(const std::string& text) {
-    std::string out;
-    out.reserve(text.size());
+std::string html_escape(const std::string& text, Budget& budget) {
+    budget.charge_characters(text.size());
+    TextBuilder out(budget);
     for (char c : text) {
         switch (c) {
             case '&':
@@ -178,7 +182,7 @@ std::string html_escape(const std::string& text) {
                 out += c;
         }
     }
-    return out;
+    return out.take();
 }
 
 // --- the filters ---------------------------------------------------------------------------
@@ -191,22 +195,26 @@ Value filter_abs(const Value& v, Arguments& a, Budget&) {
     throw Failure("bad operand type for abs(): '" + v.type_name() + "'");
 }
 
-Value filter_attr(const Value& v, Arguments& a, Budget&) {
+Value filter_attr(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "attr", {{"name", {}}});
     if (!args[0].is_string()) throw Failure("attribute name must be string");
     const std::string& name = args[0].as_string();
     if (v.is_undefined()) throw Failure(v.undefined_message());
     if (has_method(v, name)) return bound_method(v, name);
-    if (v.is_namespace() || v.is_object()) return get_attribute(v, name);
+    if (v.is_namespace() || v.is_object()) return get_attribute(v, name, budget);
+    budget.allocate_text(name.size());  // the name, copied into the message
     return Value::undefined("'" + object_description(v) + "' has no attribute '" + name + "'");
 }
 
 Value filter_batch(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "batch", {{"linecount", {}}, {"fill_with", Value::none()}});
     const int64_t count = integer_argument(args[0], "batch");
+    const std::vector<Value> items = iterate(v, budget);
+    // Each item goes into a batch, and each batch into the result.
+    budget.allocate_items(2 * items.size());
     std::vector<Value> batches;
     std::vector<Value> current;
-    for (const Value& item : iterate(v)) {
+    for (const Value& item : items) {
         if (static_cast<int64_t>(current.size()) == count) {
             batches.push_back(Value::list(std::move(current)));
             current.clear();
@@ -216,6 +224,7 @@ Value filter_batch(const Value& v, Arguments& a, Budget& budget) {
     if (!current.empty()) {
         if (!args[1].is_none() && static_cast<int64_t>(current.size()) < count) {
             budget.check_items(static_cast<size_t>(count));
+            budget.allocate_items(static_cast<size_t>(count) - current.size());
             current.resize(static_cast<size_t>(count), args[1]);
         }
         batches.push_back(Value::list(std::move(current)));
@@ -223,19 +232,20 @@ Value filter_batch(const Value& v, Arguments& a, Budget& budget) {
     return Value::iterator("generator", std::move(batches));
 }
 
-Value filter_capitalize(const Value& v, Arguments& a, Budget&) {
+Value filter_capitalize(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "capitalize", {});
-    return Value::string(capitalize_text(to_str(v)));
+    return Value::string(capitalize_text(to_str(v, budget), budget));
 }
 
 Value filter_center(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "center", {{"width", Value::integer(80)}});
-    return Value::string(center_text(to_str(v), integer_argument(args[0], "center"), ' ', budget));
+    return Value::string(
+        center_text(to_str(v, budget), integer_argument(args[0], "center"), ' ', budget));
 }
 
-Value filter_length(const Value& v, Arguments& a, Budget&) {
+Value filter_length(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "length", {});
-    if (const auto n = length_of(v)) return Value::integer(*n);
+    if (const auto n = length_of(v, budget)) return Value::integer(*n);
     throw Failure("object of type '" + v.type_name() + "' has no len()");
 }
 
@@ -246,7 +256,7 @@ Value filter_default(const Value& v, Arguments& a, Budget&) {
     return v;
 }
 
-Value filter_dictsort(const Value& v, Arguments& a, Budget&) {
+Value filter_dictsort(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "dictsort",
                            {{"case_sensitive", Value::boolean(false)},
                             {"by", Value::string("key")},
@@ -260,54 +270,74 @@ Value filter_dictsort(const Value& v, Arguments& a, Budget&) {
         throw Failure("You can only sort by either \"key\" or \"value\"");
     }
     if (!v.is_dict()) throw Failure("'" + v.type_name() + "' object has no attribute 'items'");
+    // A pair for each entry, and the list of them.
+    budget.allocate_items(3 * v.dict().size());
     std::vector<Value> items;
     std::vector<Value> keys;
     for (const auto& [key, item] : v.dict().entries()) {
         items.push_back(Value::tuple({key, item}));
         const Value& k = position == 0 ? key : item;
-        keys.push_back(args[0].truthy() ? k : ignore_case(k));
+        keys.push_back(args[0].truthy() ? k : ignore_case(k, budget));
     }
     std::vector<Value> out;
-    for (size_t i : sorted_order(keys, args[2].truthy())) out.push_back(items[i]);
+    for (size_t i : sorted_order(keys, args[2].truthy(), budget)) out.push_back(items[i]);
     return Value::list(std::move(out));
 }
 
-Value filter_escape(const Value& v, Arguments& a, Budget&) {
+Value filter_escape(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "escape", {});
-    return Value::string(html_escape(to_str(v)));
+    return Value::string(html_escape(to_str(v, budget), budget));
 }
 
-Value filter_first(const Value& v, Arguments& a, Budget&) {
+// The first or last character of a string, or nothing when it is empty.
+std::optional<Value> end_character(const std::string& text, bool last, Budget& budget) {
+    budget.charge_characters(text.size());
+    const std::u32string code_points = decode_utf8(text);
+    if (code_points.empty()) return std::nullopt;
+    std::string one;
+    append_utf8(one, last ? code_points.back() : code_points.front());
+    return Value::string(std::move(one));
+}
+
+Value filter_first(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "first", {});
+    const Value empty = Value::undefined("No first item, sequence was empty.");
     if (v.is_iterator()) {
         Iterator& it = v.iterator();
         if (it.next < it.items.size()) return it.items[it.next++];
-        return Value::undefined("No first item, sequence was empty.");
+        return empty;
     }
-    const std::vector<Value> items = iterate(v);
-    if (items.empty()) return Value::undefined("No first item, sequence was empty.");
+    if (v.is_sequence()) return v.sequence().items.empty() ? empty : v.sequence().items.front();
+    if (v.is_string()) return end_character(v.as_string(), false, budget).value_or(empty);
+    const std::vector<Value> items = iterate(v, budget);
+    if (items.empty()) return empty;
     return items.front();
 }
 
-Value filter_last(const Value& v, Arguments& a, Budget&) {
+Value filter_last(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "last", {});
+    const Value empty = Value::undefined("No last item, sequence was empty.");
     if (v.is_iterator()) throw Failure("'" + v.type_name() + "' object is not reversible");
-    const std::vector<Value> items = iterate(v);
-    if (items.empty()) return Value::undefined("No last item, sequence was empty.");
+    if (v.is_sequence()) return v.sequence().items.empty() ? empty : v.sequence().items.back();
+    if (v.is_string()) return end_character(v.as_string(), true, budget).value_or(empty);
+    const std::vector<Value> items = iterate(v, budget);
+    if (items.empty()) return empty;
     return items.back();
 }
 
-Value filter_float(const Value& v, Arguments& a, Budget&) {
+Value filter_float(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "float", {{"default", Value::number(0.0)}});
     if (v.is_undefined()) throw Failure(v.undefined_message());
     if (v.is_number()) return Value::number(v.as_float());
     if (v.is_string()) {
-        if (const auto parsed = parse_python_float(v.as_string())) return Value::number(*parsed);
+        if (const auto parsed = parse_python_float(v.as_string(), budget)) {
+            return Value::number(*parsed);
+        }
     }
     return args[0];
 }
 
-Value filter_int(const Value& v, Arguments& a, Budget&) {
+Value filter_int(const Value& v, Arguments& a, Budget& budget) {
     const auto args =
         bind(a, "int", {{"default", Value::integer(0)}, {"base", Value::integer(10)}});
     if (v.is_undefined()) throw Failure(v.undefined_message());
@@ -322,10 +352,10 @@ Value filter_int(const Value& v, Arguments& a, Budget&) {
     if (v.is_string()) {
         const int64_t base = integer_argument(args[1], "int");
         if (base != 0 && (base < 2 || base > 36)) return args[0];
-        if (const auto parsed = parse_python_int(v.as_string(), base))
+        if (const auto parsed = parse_python_int(v.as_string(), base, budget))
             return Value::integer(*parsed);
         // jinja2's quirk: "42.23"|int is 42, through float().
-        if (const auto f = parse_python_float(v.as_string())) {
+        if (const auto f = parse_python_float(v.as_string(), budget)) {
             if (std::isfinite(*f) && std::fabs(*f) < 9.2e18)
                 return Value::integer(static_cast<int64_t>(*f));
         }
@@ -339,32 +369,35 @@ Value filter_format(const Value& v, Arguments& a, Budget& budget) {
     }
     if (!a.keyword.empty()) {
         Dict mapping;
-        for (const auto& [key, item] : a.keyword) mapping.set(Value::string(key), item);
-        return Value::string(percent_format(to_str(v), Value::dict(std::move(mapping)), budget));
+        for (const auto& [key, item] : a.keyword) mapping.set(Value::string(key), item, budget);
+        return Value::string(
+            percent_format(to_str(v, budget), Value::dict(std::move(mapping)), budget));
     }
-    return Value::string(percent_format(to_str(v), Value::tuple(a.positional), budget));
+    return Value::string(percent_format(to_str(v, budget), Value::tuple(a.positional), budget));
 }
 
-Value filter_groupby(const Value& v, Arguments& a, Budget&) {
+Value filter_groupby(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(
         a, "groupby",
         {{"attribute", {}}, {"default", Value::none()}, {"case_sensitive", Value::boolean(false)}});
     const bool case_sensitive = args[2].truthy();
     const auto key_of = [&](const Value& item, bool fold) {
-        Value key = lookup_path(item, args[0]);
+        Value key = lookup_path(item, args[0], budget);
         if (!args[1].is_none() && key.is_undefined()) key = args[1];
-        return fold && !case_sensitive ? ignore_case(key) : key;
+        return fold && !case_sensitive ? ignore_case(key, budget) : key;
     };
-    const std::vector<Value> items = iterate(v);
+    const std::vector<Value> items = iterate(v, budget);
+    // Each item goes into a group, each group is a pair, and the pairs into the result.
+    budget.allocate_items(4 * items.size());
     std::vector<Value> keys;
     for (const Value& item : items) keys.push_back(key_of(item, true));
-    const std::vector<size_t> order = sorted_order(keys, false);
+    const std::vector<size_t> order = sorted_order(keys, false, budget);
     std::vector<Value> groups;
     size_t i = 0;
     while (i < order.size()) {
         std::vector<Value> members{items[order[i]]};
         size_t j = i + 1;
-        while (j < order.size() && equals(keys[order[j]], keys[order[i]])) {
+        while (j < order.size() && equals(keys[order[j]], keys[order[i]], budget)) {
             members.push_back(items[order[j]]);
             ++j;
         }
@@ -391,24 +424,23 @@ Value filter_indent(const Value& v, Arguments& a, Budget& budget) {
             indentation.assign(static_cast<size_t>(width), ' ');
         }
     }
-    const std::vector<std::string> lines = split_lines(to_str(v) + "\n", false);
-    std::string out;
+    const std::vector<std::string> lines = split_lines(to_str(v, budget) + "\n", false, budget);
+    TextBuilder out(budget);
+    if (args[1].truthy()) out += indentation;
     for (size_t i = 0; i < lines.size(); ++i) {
         if (i > 0) out += '\n';
         const bool indent_line = i > 0 && (args[2].truthy() || !lines[i].empty());
         if (indent_line) out += indentation;
         out += lines[i];
-        budget.check_text(out.size());
     }
-    if (args[1].truthy()) out = indentation + out;
-    budget.check_text(out.size());
-    return Value::string(std::move(out));
+    return Value::string(out.take());
 }
 
-Value filter_items(const Value& v, Arguments& a, Budget&) {
+Value filter_items(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "items", {});
     if (v.is_undefined()) return Value::iterator("generator", {});
     if (!v.is_dict()) throw Failure("Can only get item pairs from a mapping.");
+    budget.allocate_items(3 * v.dict().size());
     std::vector<Value> pairs;
     for (const auto& [key, item] : v.dict().entries()) pairs.push_back(Value::tuple({key, item}));
     return Value::iterator("generator", std::move(pairs));
@@ -416,31 +448,32 @@ Value filter_items(const Value& v, Arguments& a, Budget&) {
 
 Value filter_join(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "join", {{"d", Value::string("")}, {"attribute", Value::none()}});
-    const std::string separator = to_str(args[0]);
-    std::string out;
+    const std::string separator = to_str(args[0], budget);
+    TextBuilder out(budget);
     bool first = true;
-    for (const Value& item : iterate(v)) {
+    for (const Value& item : iterate(v, budget)) {
         if (!first) out += separator;
         first = false;
-        out += to_str(args[1].is_none() ? item : lookup_path(item, args[1]));
-        budget.check_text(out.size());
+        append_str(out, args[1].is_none() ? item : lookup_path(item, args[1], budget));
     }
-    return Value::string(std::move(out));
+    return Value::string(out.take());
 }
 
-Value filter_list(const Value& v, Arguments& a, Budget&) {
+Value filter_list(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "list", {});
-    return Value::list(iterate(v));
+    std::vector<Value> items = iterate(v, budget);
+    budget.allocate_items(items.size());
+    return Value::list(std::move(items));
 }
 
-Value filter_lower(const Value& v, Arguments& a, Budget&) {
+Value filter_lower(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "lower", {});
-    return Value::string(lower_text(to_str(v)));
+    return Value::string(lower_text(to_str(v, budget), budget));
 }
 
-Value filter_upper(const Value& v, Arguments& a, Budget&) {
+Value filter_upper(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "upper", {});
-    return Value::string(upper_text(to_str(v)));
+    return Value::string(upper_text(to_str(v, budget), budget));
 }
 
 Value filter_map(const Value& v, Arguments& a, Budget& budget) {
@@ -453,8 +486,10 @@ Value filter_map(const Value& v, Arguments& a, Budget& budget) {
         if (!a.keyword.empty()) {
             throw Failure("Unexpected keyword argument '" + a.keyword.front().first + "'");
         }
-        for (const Value& item : iterate(v)) {
-            Value mapped = lookup_path(item, *attribute);
+        const std::vector<Value> items = iterate(v, budget);
+        budget.allocate_items(items.size());
+        for (const Value& item : items) {
+            Value mapped = lookup_path(item, *attribute, budget);
             if (!fallback.is_none() && mapped.is_undefined()) mapped = fallback;
             out.push_back(std::move(mapped));
         }
@@ -466,7 +501,9 @@ Value filter_map(const Value& v, Arguments& a, Budget& budget) {
     const FilterFunction filter = find_filter(name);
     if (filter == nullptr) throw Failure("No filter named '" + name + "'.");
     Arguments rest{{a.positional.begin() + 1, a.positional.end()}, a.keyword};
-    for (const Value& item : iterate(v)) {
+    const std::vector<Value> items = iterate(v, budget);
+    budget.allocate_items(items.size());
+    for (const Value& item : items) {
         Arguments copy = rest;
         out.push_back(filter(item, copy, budget));
     }
@@ -494,9 +531,12 @@ Value select_or_reject(const Value& v, Arguments& a, Budget& budget, bool keep_w
             a.positional.begin() + static_cast<std::ptrdiff_t>(next) + 1, a.positional.end());
         test_arguments.keyword = a.keyword;
     }
+    const std::vector<Value> items = iterate(v, budget);
+    budget.allocate_items(items.size());
     std::vector<Value> out;
-    for (const Value& item : iterate(v)) {
-        const Value subject = by_attribute ? lookup_path(item, attribute) : item;
+    for (const Value& item : items) {
+        budget.charge(1);
+        const Value subject = by_attribute ? lookup_path(item, attribute, budget) : item;
         bool passed;
         if (test != nullptr) {
             Arguments copy = test_arguments;
@@ -522,17 +562,17 @@ Value filter_rejectattr(const Value& v, Arguments& a, Budget& b) {
     return select_or_reject(v, a, b, false, true);
 }
 
-Value min_or_max(const Value& v, Arguments& a, bool maximum) {
+Value min_or_max(const Value& v, Arguments& a, bool maximum, Budget& budget) {
     const auto args =
         bind(a, maximum ? "max" : "min",
              {{"case_sensitive", Value::boolean(false)}, {"attribute", Value::none()}});
-    const std::vector<Value> items = iterate(v);
+    const std::vector<Value> items = iterate(v, budget);
     if (items.empty()) return Value::undefined("No aggregated item, sequence was empty.");
     size_t best = 0;
-    Value best_key = sort_key(items[0], args[1], args[0].truthy());
+    Value best_key = sort_key(items[0], args[1], args[0].truthy(), budget);
     for (size_t i = 1; i < items.size(); ++i) {
-        Value key = sort_key(items[i], args[1], args[0].truthy());
-        if (maximum ? less_than(best_key, key) : less_than(key, best_key)) {
+        Value key = sort_key(items[i], args[1], args[0].truthy(), budget);
+        if (maximum ? less_than(best_key, key, budget) : less_than(key, best_key, budget)) {
             best = i;
             best_key = std::move(key);
         }
@@ -540,28 +580,32 @@ Value min_or_max(const Value& v, Arguments& a, bool maximum) {
     return items[best];
 }
 
-Value filter_max(const Value& v, Arguments& a, Budget&) {
-    return min_or_max(v, a, true);
+Value filter_max(const Value& v, Arguments& a, Budget& budget) {
+    return min_or_max(v, a, true, budget);
 }
-Value filter_min(const Value& v, Arguments& a, Budget&) {
-    return min_or_max(v, a, false);
+Value filter_min(const Value& v, Arguments& a, Budget& budget) {
+    return min_or_max(v, a, false, budget);
 }
 
 Value filter_replace(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "replace", {{"old", {}}, {"new", {}}, {"count", Value::none()}});
     const int64_t count = args[2].is_none() ? -1 : integer_argument(args[2], "replace");
-    return Value::string(replace_text(to_str(v), to_str(args[0]), to_str(args[1]), count, budget));
+    return Value::string(replace_text(to_str(v, budget), to_str(args[0], budget),
+                                      to_str(args[1], budget), count, budget));
 }
 
-Value filter_reverse(const Value& v, Arguments& a, Budget&) {
+Value filter_reverse(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "reverse", {});
     if (v.is_string()) {
+        budget.charge_characters(v.as_string().size());
+        budget.allocate_text(v.as_string().size());
         std::u32string text = decode_utf8(v.as_string());
         std::reverse(text.begin(), text.end());
         return Value::string(encode_utf8(text));
     }
     if (v.is_undefined()) return Value::iterator("reversed", {});
-    std::vector<Value> items = iterate(v);
+    std::vector<Value> items = iterate(v, budget);
+    budget.allocate_items(items.size());
     std::reverse(items.begin(), items.end());
     if (v.is_iterator()) return Value::list(std::move(items));
     const std::string type = v.is_list()   ? "list_reverseiterator"
@@ -619,17 +663,19 @@ Value filter_round(const Value& v, Arguments& a, Budget&) {
     return Value::number(rounded / scale);
 }
 
-Value filter_safe(const Value& v, Arguments& a, Budget&) {
+Value filter_safe(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "safe", {});
-    return Value::string(to_str(v));
+    return Value::string(to_str(v, budget));
 }
 
-Value filter_slice(const Value& v, Arguments& a, Budget&) {
+Value filter_slice(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "slice", {{"slices", {}}, {"fill_with", Value::none()}});
     const int64_t slices = integer_argument(args[0], "slice");
     if (slices <= 0) throw Failure("integer division or modulo by zero");
     if (slices > (int64_t{1} << 20)) throw Failure("slice: too many slices");
-    const std::vector<Value> items = iterate(v);
+    const std::vector<Value> items = iterate(v, budget);
+    // Each item (and a fill for each slice) goes into a slice, and the slices into the result.
+    budget.allocate_items(items.size() + 2 * static_cast<size_t>(slices));
     const auto n = static_cast<int64_t>(items.size());
     const int64_t per_slice = n / slices;
     const int64_t with_extra = n % slices;
@@ -646,17 +692,19 @@ Value filter_slice(const Value& v, Arguments& a, Budget&) {
     return Value::iterator("generator", std::move(out));
 }
 
-Value filter_sort(const Value& v, Arguments& a, Budget&) {
+Value filter_sort(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "sort",
                            {{"reverse", Value::boolean(false)},
                             {"case_sensitive", Value::boolean(false)},
                             {"attribute", Value::none()}});
-    const std::vector<Value> items = iterate(v);
+    const std::vector<Value> items = iterate(v, budget);
+    budget.allocate_items(items.size());
     std::vector<Value> keys;
     keys.reserve(items.size());
     std::vector<Value> attributes;
     if (args[2].is_string()) {
         const std::string& names = args[2].as_string();
+        budget.charge_bytes(names.size());
         size_t start = 0;
         while (true) {
             const size_t comma = names.find(',', start);
@@ -670,39 +718,43 @@ Value filter_sort(const Value& v, Arguments& a, Budget&) {
     }
     for (const Value& item : items) {
         if (attributes.size() == 1 && !args[2].is_string()) {
-            keys.push_back(sort_key(item, attributes[0], args[1].truthy()));
+            keys.push_back(sort_key(item, attributes[0], args[1].truthy(), budget));
             continue;
         }
         // Several attributes (or one named): the key is the list of their values.
+        budget.allocate_items(attributes.size());
         std::vector<Value> parts;
         for (const Value& attribute : attributes)
-            parts.push_back(sort_key(item, attribute, args[1].truthy()));
+            parts.push_back(sort_key(item, attribute, args[1].truthy(), budget));
         keys.push_back(Value::list(std::move(parts)));
     }
     std::vector<Value> out;
-    for (size_t i : sorted_order(keys, args[0].truthy())) out.push_back(items[i]);
+    for (size_t i : sorted_order(keys, args[0].truthy(), budget)) out.push_back(items[i]);
     return Value::list(std::move(out));
 }
 
-Value filter_string(const Value& v, Arguments& a, Budget&) {
+Value filter_string(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "string", {});
-    return Value::string(to_str(v));
+    return Value::string(to_str(v, budget));
 }
 
 Value filter_sum(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "sum", {{"attribute", Value::none()}, {"start", Value::integer(0)}});
     Value total = args[1];
-    for (const Value& item : iterate(v)) {
-        total = binary_operation(BinaryOperator::Add, total,
-                                 args[0].is_none() ? item : lookup_path(item, args[0]), budget);
+    for (const Value& item : iterate(v, budget)) {
+        total =
+            binary_operation(BinaryOperator::Add, total,
+                             args[0].is_none() ? item : lookup_path(item, args[0], budget), budget);
     }
     return total;
 }
 
-Value filter_title(const Value& v, Arguments& a, Budget&) {
+Value filter_title(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "title", {});
     // jinja2 splits at runs of [-\s({\[<] and capitalizes each piece's first character.
-    const std::u32string text = decode_utf8(to_str(v));
+    const std::string input = to_str(v, budget);
+    budget.charge_characters(input.size());
+    const std::u32string text = decode_utf8(input);
     const auto is_boundary = [](char32_t c) {
         return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_space(c);
     };
@@ -713,6 +765,7 @@ Value filter_title(const Value& v, Arguments& a, Budget&) {
         const bool boundary = is_boundary(text[i]);
         while (j < text.size() && is_boundary(text[j]) == boundary) ++j;
         const std::u32string_view piece(text.data() + i, j - i);
+        budget.charge(1);  // each piece is case-mapped into strings of its own
         if (boundary) {
             out += piece;
         } else {
@@ -721,7 +774,9 @@ Value filter_title(const Value& v, Arguments& a, Budget&) {
         }
         i = j;
     }
-    return Value::string(encode_utf8(out));
+    std::string encoded = encode_utf8(out);
+    budget.allocate_text(encoded.size());
+    return Value::string(std::move(encoded));
 }
 
 Value filter_tojson(const Value& v, Arguments& a, Budget& budget) {
@@ -737,12 +792,13 @@ Value filter_tojson(const Value& v, Arguments& a, Budget& budget) {
     } else if (args[1].is_integral()) {
         const int64_t width = args[1].as_int();
         budget.check_text(static_cast<size_t>(std::max<int64_t>(width, 0)));
+        budget.allocate_text(static_cast<size_t>(std::max<int64_t>(width, 0)));
         options.indent = std::string(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
     } else if (!args[1].is_none()) {
         throw Failure("indent must be an int or a string, not " + args[1].type_name());
     }
     if (!args[2].is_none()) {
-        const std::vector<Value> separators = iterate(args[2]);
+        const std::vector<Value> separators = iterate(args[2], budget);
         if (separators.size() != 2 || !separators[0].is_string() || !separators[1].is_string()) {
             throw Failure("separators must be a pair of strings");
         }
@@ -753,53 +809,64 @@ Value filter_tojson(const Value& v, Arguments& a, Budget& budget) {
     return Value::string(to_json(v, options, budget));
 }
 
-Value filter_trim(const Value& v, Arguments& a, Budget&) {
+Value filter_trim(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "trim", {{"chars", Value::none()}});
-    return Value::string(strip_chars(to_str(v), args[0], true, true));
+    return Value::string(strip_chars(to_str(v, budget), args[0], true, true, budget));
 }
 
-Value filter_truncate(const Value& v, Arguments& a, Budget&) {
+Value filter_truncate(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "truncate",
                            {{"length", Value::integer(255)},
                             {"killwords", Value::boolean(false)},
                             {"end", Value::string("...")},
                             {"leeway", Value::none()}});
-    const std::u32string text = decode_utf8(to_str(v));
+    const std::string input = to_str(v, budget);
+    const std::string end_text = to_str(args[2], budget);
+    budget.charge_characters(input.size() + end_text.size());
+    const std::u32string text = decode_utf8(input);
     const int64_t length = integer_argument(args[0], "truncate");
-    const std::u32string end = decode_utf8(to_str(args[2]));
+    const std::u32string end = decode_utf8(end_text);
     const int64_t leeway = args[3].is_none() ? 5 : integer_argument(args[3], "truncate");
     if (length < static_cast<int64_t>(end.size())) {
         throw Failure("expected length >= " + std::to_string(end.size()) + ", got " +
                       std::to_string(length));
     }
     if (leeway < 0) throw Failure("expected leeway >= 0, got " + std::to_string(leeway));
-    if (static_cast<int64_t>(text.size()) <= length + leeway) return Value::string(to_str(v));
+    if (static_cast<int64_t>(text.size()) <= length + leeway) return Value::string(input);
     std::u32string kept = text.substr(0, static_cast<size_t>(length) - end.size());
     if (!args[1].truthy()) {
         const size_t space = kept.rfind(U' ');
         if (space != std::u32string::npos) kept = kept.substr(0, space);
     }
-    return Value::string(encode_utf8(kept + end));
+    std::string truncated = encode_utf8(kept + end);
+    budget.allocate_text(truncated.size());
+    return Value::string(std::move(truncated));
 }
 
-Value filter_unique(const Value& v, Arguments& a, Budget&) {
+Value filter_unique(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(
         a, "unique", {{"case_sensitive", Value::boolean(false)}, {"attribute", Value::none()}});
+    const std::vector<Value> items = iterate(v, budget);
+    budget.allocate_items(items.size());
     std::unordered_set<std::string> seen;
     std::vector<Value> out;
-    for (const Value& item : iterate(v)) {
-        if (seen.insert(hash_key(sort_key(item, args[1], args[0].truthy()))).second) {
+    for (const Value& item : items) {
+        const std::string key =
+            hash_key(sort_key(item, args[1], args[0].truthy(), budget), &budget);
+        if (seen.insert(key).second) {
             out.push_back(item);
         }
     }
     return Value::iterator("generator", std::move(out));
 }
 
-Value filter_wordcount(const Value& v, Arguments& a, Budget&) {
+Value filter_wordcount(const Value& v, Arguments& a, Budget& budget) {
     bind(a, "wordcount", {});
+    const std::string text = to_str(v, budget);
+    budget.charge_characters(text.size());
     int64_t words = 0;
     bool in_word = false;
-    for (char32_t c : decode_utf8(to_str(v))) {
+    for (char32_t c : decode_utf8(text)) {
         const bool word = is_word(c);
         if (word && !in_word) ++words;
         in_word = word;
@@ -807,13 +874,15 @@ Value filter_wordcount(const Value& v, Arguments& a, Budget&) {
     return Value::integer(words);
 }
 
-Value filter_filesizeformat(const Value& v, Arguments& a, Budget&) {
+Value filter_filesizeformat(const Value& v, Arguments& a, Budget& budget) {
     const auto args = bind(a, "filesizeformat", {{"binary", Value::boolean(false)}});
     if (v.is_undefined()) throw Failure(v.undefined_message());
     std::optional<double> parsed;
     if (v.is_number()) parsed = v.as_float();
-    if (v.is_string()) parsed = parse_python_float(v.as_string());
-    if (!parsed) throw Failure("could not convert " + v.type_name() + " to float: " + to_repr(v));
+    if (v.is_string()) parsed = parse_python_float(v.as_string(), budget);
+    if (!parsed) {
+        throw Failure("could not convert " + v.type_name() + " to float: " + to_repr(v, budget));
+    }
     const bool binary = args[0].truthy();
     const double bytes = *parsed;
     const double base = binary ? 1024.0 : 1000.0;

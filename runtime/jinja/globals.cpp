@@ -39,17 +39,17 @@ Value range_function(Arguments& arguments, Interpreter& interpreter) {
     if (length > kMaxRange) {
         throw Failure("Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
     }
+    interpreter.budget().allocate_items(static_cast<size_t>(length));
     std::vector<Value> items;
     items.reserve(static_cast<size_t>(length));
     int64_t v = start;
     for (int64_t i = 0; i < static_cast<int64_t>(length); ++i, v += step)
         items.push_back(Value::integer(v));
-    interpreter.budget().charge(items.size());
     return Value::list(std::move(items));
 }
 
 // dict(mapping_or_pairs, **keyword), as Python builds it.
-Dict dict_from(const Arguments& arguments, const char* function) {
+Dict dict_from(const Arguments& arguments, const char* function, Budget& budget) {
     if (arguments.positional.size() > 1) {
         throw Failure(std::string(function) + " expected at most 1 argument, got " +
                       std::to_string(arguments.positional.size()));
@@ -58,53 +58,53 @@ Dict dict_from(const Arguments& arguments, const char* function) {
     if (!arguments.positional.empty()) {
         const Value& source = arguments.positional[0];
         if (source.is_dict()) {
-            for (const auto& [key, value] : source.dict().entries()) out.set(key, value);
+            for (const auto& [key, value] : source.dict().entries()) out.set(key, value, budget);
         } else if (source.is_namespace()) {
             throw Failure("'Namespace' object is not iterable");
         } else {
             size_t index = 0;
-            for (const Value& pair : iterate(source)) {
+            for (const Value& pair : iterate(source, budget)) {
                 std::vector<Value> items;
                 if (pair.is_string() || pair.is_sequence() || pair.is_iterator())
-                    items = iterate(pair);
+                    items = iterate(pair, budget);
                 if (items.size() != 2) {
                     throw Failure("dictionary update sequence element #" + std::to_string(index) +
                                   " has length " + std::to_string(items.size()) +
                                   "; 2 is required");
                 }
-                out.set(items[0], items[1]);
+                out.set(items[0], items[1], budget);
                 ++index;
             }
         }
     }
-    for (const auto& [key, value] : arguments.keyword) out.set(Value::string(key), value);
+    for (const auto& [key, value] : arguments.keyword) out.set(Value::string(key), value, budget);
     return out;
 }
 
-Value namespace_function(Arguments& arguments, Interpreter&) {
-    Dict attributes = dict_from(arguments, "namespace");
+Value namespace_function(Arguments& arguments, Interpreter& interpreter) {
+    Dict attributes = dict_from(arguments, "namespace", interpreter.budget());
     for (const auto& [key, value] : attributes.entries()) {
         if (key.is_string() && !key.as_string().empty() && key.as_string()[0] == '_') {
             throw Failure(
                 "Chat templates cannot store underscore-prefixed attributes on a "
                 "namespace, but got " +
-                to_repr(key) + ". Please rename the attribute.");
+                to_repr(key, interpreter.budget()) + ". Please rename the attribute.");
         }
     }
     return Value::namespace_of(std::move(attributes));
 }
 
-Value joiner_function(Arguments& arguments, Interpreter&) {
+Value joiner_function(Arguments& arguments, Interpreter& interpreter) {
     const auto a = bind(arguments, "joiner", {{"sep", Value::string(", ")}});
     auto used = std::make_shared<bool>(false);
-    const std::string separator = to_str(a[0]);
+    const Value separator = Value::string(to_str(a[0], interpreter.budget()));
     return make_function("joiner", [used, separator](Arguments& call, Interpreter&) {
         bind(call, "joiner", {});
         if (!*used) {
             *used = true;
             return Value::string("");
         }
-        return Value::string(separator);
+        return separator;
     });
 }
 
@@ -169,8 +169,9 @@ std::tm normalized(std::tm t) {
     return t;
 }
 
-std::string format_time(const std::string& format, const std::tm& time) {
+std::string format_time(const std::string& format, const std::tm& time, Budget& budget) {
     if (format.empty()) return "";
+    budget.charge_characters(format.size());
     // Python formats with the C library's strftime; %f (microseconds) is Python's own.
     std::string expanded;
     for (size_t i = 0; i < format.size(); ++i) {
@@ -186,9 +187,12 @@ std::string format_time(const std::string& format, const std::tm& time) {
         }
         expanded += format[i];
     }
+    // No conversion makes more than 16 bytes of its 2 (%c makes 24 of "%c"): room enough.
+    budget.check_text(expanded.size() * 16);
     std::string out(256 + expanded.size() * 16, '\0');
     const size_t written = std::strftime(out.data(), out.size(), expanded.c_str(), &time);
     out.resize(written);
+    budget.allocate_text(out.size());
     return out;
 }
 
@@ -201,26 +205,28 @@ Value make_function(std::string name, BuiltinFunction::Function function) {
 Dict make_globals(const std::optional<std::tm>& now) {
     Dict globals;
     globals.set(Value::string("range"), make_function("range", range_function));
-    globals.set(Value::string("dict"), make_function("dict", [](Arguments& a, Interpreter&) {
-                    return Value::dict(dict_from(a, "dict"));
+    globals.set(Value::string("dict"),
+                make_function("dict", [](Arguments& a, Interpreter& interpreter) {
+                    return Value::dict(dict_from(a, "dict", interpreter.budget()));
                 }));
     globals.set(Value::string("namespace"), make_function("namespace", namespace_function));
     globals.set(Value::string("joiner"), make_function("joiner", joiner_function));
     globals.set(Value::string("cycler"), make_function("cycler", cycler_function));
-    globals.set(Value::string("raise_exception"),
-                make_function("raise_exception", [](Arguments& a, Interpreter&) -> Value {
-                    const auto args = bind(a, "raise_exception", {{"message", {}}});
-                    throw Failure(to_str(args[0]));
-                }));
+    globals.set(
+        Value::string("raise_exception"),
+        make_function("raise_exception", [](Arguments& a, Interpreter& interpreter) -> Value {
+            const auto args = bind(a, "raise_exception", {{"message", {}}});
+            throw Failure(to_str(args[0], interpreter.budget()));
+        }));
     globals.set(
         Value::string("strftime_now"),
-        make_function("strftime_now", [now](Arguments& a, Interpreter&) {
+        make_function("strftime_now", [now](Arguments& a, Interpreter& interpreter) {
             const auto args = bind(a, "strftime_now", {{"format", {}}});
             if (!args[0].is_string()) {
                 throw Failure("strftime() argument 1 must be str, not " + args[0].type_name());
             }
-            return Value::string(
-                format_time(args[0].as_string(), now ? normalized(*now) : local_now()));
+            return Value::string(format_time(
+                args[0].as_string(), now ? normalized(*now) : local_now(), interpreter.budget()));
         }));
     return globals;
 }

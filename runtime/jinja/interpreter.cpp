@@ -37,6 +37,10 @@ class ScopeSwitch {
     std::shared_ptr<Scope> saved_;
 };
 
+// What a loop iteration costs: it makes a scope and binds the loop variable, about twice what a
+// statement does.
+constexpr uint64_t kIterationSteps = 2;
+
 std::shared_ptr<Scope> child_of(std::shared_ptr<Scope> parent) {
     auto scope = std::make_shared<Scope>();
     scope->parent = std::move(parent);
@@ -133,9 +137,10 @@ class Interpreter::Loop : public Object, public std::enable_shared_from_this<Loo
         }
         if (name == "changed") {
             auto self = shared_from_this();
-            return make_function("changed", [self](Arguments& a, Interpreter&) {
+            return make_function("changed", [self](Arguments& a, Interpreter& interpreter) {
                 const Value current = Value::tuple(a.positional);
-                if (!self->last_changed.has_value() || !equals(*self->last_changed, current)) {
+                if (!self->last_changed.has_value() ||
+                    !equals(*self->last_changed, current, interpreter.budget())) {
                     self->last_changed = current;
                     return Value::boolean(true);
                 }
@@ -157,7 +162,7 @@ class Interpreter::Loop : public Object, public std::enable_shared_from_this<Loo
                           std::to_string(interpreter.options_.limits.max_call_depth) +
                           " nested macro calls or recursive loops)");
         }
-        interpreter.buffers_.emplace_back();
+        interpreter.buffers_.emplace_back(interpreter.budget_);
         try {
             ScopeSwitch in(interpreter.scope_, scope_);
             interpreter.execute_for(node_, a[0], depth0 + 1);
@@ -166,7 +171,7 @@ class Interpreter::Loop : public Object, public std::enable_shared_from_this<Loo
             --interpreter.call_depth_;
             throw;
         }
-        std::string text = std::move(interpreter.buffers_.back());
+        std::string text = interpreter.buffers_.back().take();
         interpreter.buffers_.pop_back();
         --interpreter.call_depth_;
         return Value::string(std::move(text));
@@ -239,22 +244,20 @@ std::string Interpreter::render(const Dict& context) {
     scope_ = child_of(variables);
     captured_scopes_.push_back(scope_);
     captured_scopes_.push_back(variables);
-    buffers_.emplace_back();
+    buffers_.emplace_back(budget_);
     execute(*program_);
-    std::string text = std::move(buffers_.back());
+    std::string text = buffers_.back().take();
     buffers_.clear();
     scope_.reset();
     return text;
 }
 
-void Interpreter::output(const std::string& text) {
-    std::string& buffer = buffers_.back();
-    budget_.check_text(buffer.size() + text.size());
-    buffer += text;
+void Interpreter::output(const Value& value) {
+    append_str(buffers_.back(), value);
 }
 
 std::string Interpreter::capture(const Body& body, std::shared_ptr<Scope> parent) {
-    buffers_.emplace_back();
+    buffers_.emplace_back(budget_);
     try {
         ScopeSwitch in(scope_, child_of(std::move(parent)));
         execute(body);
@@ -262,7 +265,7 @@ std::string Interpreter::capture(const Body& body, std::shared_ptr<Scope> parent
         buffers_.pop_back();
         throw;
     }
-    std::string text = std::move(buffers_.back());
+    std::string text = buffers_.back().take();
     buffers_.pop_back();
     return text;
 }
@@ -271,6 +274,9 @@ std::string Interpreter::capture(const Body& body, std::shared_ptr<Scope> parent
 
 Value Interpreter::evaluate(const Expression& e) {
     try {
+        // Every expression node is a step, so that a long expression (a concatenation of a
+        // hundred thousand names) costs in proportion even when its values are small.
+        budget_.charge(1);
         return evaluate_node(e);
     } catch (const Failure& failure) {
         fail(e.line, failure.what());
@@ -319,6 +325,7 @@ Value Interpreter::evaluate_node(const Expression& e) {
                 return Value::undefined("'" + n.name + "' is undefined");
             } else if constexpr (std::is_same_v<T, ListLiteral> ||
                                  std::is_same_v<T, TupleLiteral>) {
+                budget_.allocate_items(n.items.size());
                 std::vector<Value> items;
                 items.reserve(n.items.size());
                 for (const auto& item : n.items) items.push_back(evaluate(*item));
@@ -331,14 +338,14 @@ Value Interpreter::evaluate_node(const Expression& e) {
                 Dict dict;
                 for (const auto& [key, value] : n.entries) {
                     Value k = evaluate(*key);
-                    dict.set(k, evaluate(*value));
+                    dict.set(k, evaluate(*value), budget_);
                 }
                 return Value::dict(std::move(dict));
             } else if constexpr (std::is_same_v<T, AttributeAccess>) {
-                return get_attribute(evaluate(*n.object), n.name);
+                return get_attribute(evaluate(*n.object), n.name, budget_);
             } else if constexpr (std::is_same_v<T, ItemAccess>) {
                 const Value object = evaluate(*n.object);
-                return get_item(object, evaluate(*n.index));
+                return get_item(object, evaluate(*n.index), budget_);
             } else if constexpr (std::is_same_v<T, SliceAccess>) {
                 const Value object = evaluate(*n.object);
                 const auto bound = [&](const ExpressionPointer& p) {
@@ -346,7 +353,7 @@ Value Interpreter::evaluate_node(const Expression& e) {
                 };
                 const Value start = bound(n.start);
                 const Value stop = bound(n.stop);
-                return get_slice(object, start, stop, bound(n.step));
+                return get_slice(object, start, stop, bound(n.step), budget_);
             } else if constexpr (std::is_same_v<T, Unary>) {
                 const Value operand = evaluate(*n.operand);
                 switch (n.op) {
@@ -367,17 +374,14 @@ Value Interpreter::evaluate_node(const Expression& e) {
                 if ((n.op == LogicalOperator::And) != left.truthy()) return left;
                 return evaluate(*n.right);
             } else if constexpr (std::is_same_v<T, Concat>) {
-                std::string text;
-                for (const auto& part : n.parts) {
-                    text += to_str(evaluate(*part));
-                    budget_.check_text(text.size());
-                }
-                return Value::string(std::move(text));
+                TextBuilder text(budget_);
+                for (const auto& part : n.parts) append_str(text, evaluate(*part));
+                return Value::string(text.take());
             } else if constexpr (std::is_same_v<T, Comparison>) {
                 Value left = evaluate(*n.first);
                 for (const auto& [op, operand] : n.rest) {
                     Value right = evaluate(*operand);
-                    if (!compare(op, left, right)) return Value::boolean(false);
+                    if (!compare(op, left, right, budget_)) return Value::boolean(false);
                     left = std::move(right);
                 }
                 return Value::boolean(true);
@@ -394,7 +398,7 @@ Value Interpreter::evaluate_node(const Expression& e) {
                         Arguments arguments = evaluate_arguments(n.arguments);
                         return call_method(object, access->name, arguments);
                     }
-                    const Value callee = get_attribute(object, access->name);
+                    const Value callee = get_attribute(object, access->name, budget_);
                     Arguments arguments = evaluate_arguments(n.arguments);
                     return call_value(callee, arguments);
                 }
@@ -449,7 +453,7 @@ void Interpreter::assign(const Target& target, const Value& value) {
                     target.attribute + "'. Please rename the attribute.");
             }
             note_mutation(*object);
-            object->namespace_().attributes.set(Value::string(target.attribute), value);
+            object->namespace_().attributes.set(Value::string(target.attribute), value, budget_);
             return;
         }
         case Target::Kind::Tuple: {
@@ -457,7 +461,7 @@ void Interpreter::assign(const Target& target, const Value& value) {
                 !value.is_iterator()) {
                 throw Failure("cannot unpack non-iterable " + value.type_name() + " object");
             }
-            const std::vector<Value> items = iterate(value);
+            const std::vector<Value> items = iterate(value, budget_);
             const size_t expected = target.items.size();
             if (items.size() < expected) {
                 throw Failure("not enough values to unpack (expected " + std::to_string(expected) +
@@ -474,12 +478,12 @@ void Interpreter::assign(const Target& target, const Value& value) {
 }
 
 void Interpreter::execute_for(const For& loop, const Value& iterable, int depth0) {
-    std::vector<Value> items = iterate(iterable);
+    std::vector<Value> items = iterate(iterable, budget_);
     budget_.check_items(items.size());
     if (loop.condition) {
         std::vector<Value> kept;
         for (Value& item : items) {
-            budget_.charge(1);
+            budget_.charge(kIterationSteps);
             ScopeSwitch in(scope_, child_of(scope_));
             assign(loop.target, item);
             if (evaluate(*loop.condition).truthy()) kept.push_back(std::move(item));
@@ -496,7 +500,7 @@ void Interpreter::execute_for(const For& loop, const Value& iterable, int depth0
                                         loop.recursive ? capture_scope() : nullptr, program_);
     const Value loop_value = Value::object(state);
     for (size_t i = 0; i < state->items.size(); ++i) {
-        budget_.charge(1);
+        budget_.charge(kIterationSteps);
         state->index0 = i;
         ScopeSwitch in(scope_, child_of(scope_));
         assign(loop.target, state->items[i]);
@@ -531,7 +535,9 @@ Value Interpreter::call_macro(const Macro& macro, Arguments& arguments) {
     if (signature.uses_caller) caller = arguments.take_keyword("caller");
     Dict kwargs;
     if (signature.uses_kwargs) {
-        for (const auto& [key, value] : arguments.keyword) kwargs.set(Value::string(key), value);
+        for (const auto& [key, value] : arguments.keyword) {
+            kwargs.set(Value::string(key), value, budget_);
+        }
     } else if (!arguments.keyword.empty()) {
         if (arguments.keyword.front().first == "caller") {
             throw Failure("macro '" + macro.name +
@@ -552,7 +558,7 @@ Value Interpreter::call_macro(const Macro& macro, Arguments& arguments) {
     }
 
     auto scope = child_of(macro.closure);
-    buffers_.emplace_back();
+    buffers_.emplace_back(budget_);
     try {
         ScopeSwitch in(scope_, scope);
         for (size_t i = 0; i < count; ++i) {
@@ -577,7 +583,7 @@ Value Interpreter::call_macro(const Macro& macro, Arguments& arguments) {
         buffers_.pop_back();
         throw;
     }
-    std::string text = std::move(buffers_.back());
+    std::string text = buffers_.back().take();
     buffers_.pop_back();
     return Value::string(std::move(text));
 }
@@ -589,7 +595,7 @@ Flow Interpreter::execute_node(const Statement& statement) {
             if constexpr (std::is_same_v<T, Text>) {
                 output(n.text);
             } else if constexpr (std::is_same_v<T, Print>) {
-                output(to_str(evaluate(*n.expression)));
+                output(evaluate(*n.expression));
             } else if constexpr (std::is_same_v<T, If>) {
                 for (const auto& [test, body] : n.branches) {
                     if (evaluate(*test).truthy()) return execute(body);
@@ -614,7 +620,7 @@ Flow Interpreter::execute_node(const Statement& statement) {
                 try {
                     Value callee;
                     if (const auto* access = std::get_if<AttributeAccess>(&call.callee->node)) {
-                        callee = get_attribute(evaluate(*access->object), access->name);
+                        callee = get_attribute(evaluate(*access->object), access->name, budget_);
                     } else {
                         callee = evaluate(*call.callee);
                     }
@@ -624,10 +630,10 @@ Flow Interpreter::execute_node(const Statement& statement) {
                 } catch (const Failure& failure) {
                     fail(n.call->line, failure.what());
                 }
-                output(to_str(result));
+                output(result);
             } else if constexpr (std::is_same_v<T, FilterBlock>) {
                 Value text = Value::string(capture(n.body, scope_));
-                output(to_str(apply_filters(std::move(text), n.filters)));
+                output(apply_filters(std::move(text), n.filters));
             } else if constexpr (std::is_same_v<T, With>) {
                 std::vector<Value> values;
                 for (const auto& [target, value] : n.assignments)

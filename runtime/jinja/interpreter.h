@@ -16,6 +16,7 @@
 
 #include "runtime/jinja/ast.h"
 #include "runtime/jinja/budget.h"
+#include "runtime/jinja/text_builder.h"
 #include "runtime/jinja/value.h"
 
 namespace tessera::jinja {
@@ -68,7 +69,10 @@ class Interpreter {
     Flow execute_node(const Statement& statement);
     void execute_for(const For& loop, const Value& iterable, int depth0);
     void assign(const Target& target, const Value& value);
-    void output(const std::string& text);
+    // Appends str(value) to the innermost buffer (the output, or what a macro, call block or
+    // set block captures), charged and checked against max_text_bytes as it grows.
+    void output(const Value& value);
+    void output(std::string_view text) { buffers_.back() += text; }
     // Renders `body` into a string, in a new scope below `parent`.
     std::string capture(const Body& body, std::shared_ptr<Scope> parent);
     Value call_macro(const Macro& macro, Arguments& arguments);
@@ -80,7 +84,7 @@ class Interpreter {
     RenderOptions options_;
     Budget budget_;
     std::shared_ptr<Scope> scope_;
-    std::vector<std::string> buffers_;
+    std::vector<TextBuilder> buffers_;
     int call_depth_ = 0;
     // Scopes that macros and loops hold on to; emptied after the render, which breaks the
     // reference cycles a macro stored in its own scope makes.

@@ -7,6 +7,7 @@
 #include "runtime/jinja/failure.h"
 #include "runtime/jinja/operators.h"
 #include "runtime/jinja/python_text.h"
+#include "runtime/jinja/text_builder.h"
 #include "runtime/jinja/unicode.h"
 
 namespace tessera::jinja {
@@ -15,7 +16,8 @@ namespace {
 
 constexpr size_t kMaxDepth = 512;
 
-void append_escaped(std::string& out, const std::string& text, bool ensure_ascii) {
+void append_escaped(TextBuilder& out, const std::string& text, bool ensure_ascii) {
+    out.budget().charge_characters(text.size());
     out += '"';
     const auto hex4 = [&](unsigned value) {
         char buffer[16];
@@ -57,7 +59,7 @@ void append_escaped(std::string& out, const std::string& text, bool ensure_ascii
                 hex4(static_cast<unsigned>(c));
             }
         } else {
-            append_utf8(out, c);
+            out.append_code_point(c);
         }
     }
     out += '"';
@@ -71,13 +73,14 @@ std::string float_text(double d) {
 
 class Encoder {
   public:
-    Encoder(const JsonOptions& options, Budget& budget) : options_(options), budget_(budget) {
+    Encoder(const JsonOptions& options, Budget& budget)
+        : out(budget), options_(options), budget_(budget) {
         item_separator_ = options.item_separator.value_or(options.indent ? "," : ", ");
         key_separator_ = options.key_separator.value_or(": ");
     }
 
     void encode(const Value& value, size_t depth) {
-        budget_.check_text(out.size());
+        budget_.charge(1);
         if (value.is_none()) {
             out += "null";
         } else if (value.is_bool()) {
@@ -85,6 +88,7 @@ class Encoder {
         } else if (value.is_int()) {
             out += std::to_string(value.as_int());
         } else if (value.is_float()) {
+            budget_.charge(kFloatReprSteps);
             out += float_text(value.as_float());
         } else if (value.is_string()) {
             append_escaped(out, value.as_string(), options_.ensure_ascii);
@@ -112,11 +116,13 @@ class Encoder {
         }
     }
 
-    std::string out;
+    TextBuilder out;
 
   private:
     void enter(const Value& container, size_t depth) {
         if (depth > kMaxDepth) throw Failure("maximum recursion depth exceeded in tojson");
+        // Looks through the containers being encoded: deep nesting makes this dear.
+        budget_.charge_bytes(open_.size() * sizeof(const void*));
         for (const void* open : open_) {
             if (open == container.identity()) throw Failure("Circular reference detected");
         }
@@ -155,7 +161,7 @@ class Encoder {
         if (options_.sort_keys) {
             std::vector<Value> keys;
             for (const auto& entry : dict.entries()) keys.push_back(entry.first);
-            order = sorted_order(keys, false);
+            order = sorted_order(keys, false, budget_);
         }
         out += '{';
         for (size_t i = 0; i < order.size(); ++i) {
@@ -181,8 +187,7 @@ class Encoder {
 std::string to_json(const Value& value, const JsonOptions& options, Budget& budget) {
     Encoder encoder(options, budget);
     encoder.encode(value, 0);
-    budget.check_text(encoder.out.size());
-    return std::move(encoder.out);
+    return encoder.out.take();
 }
 
 }  // namespace tessera::jinja

@@ -42,8 +42,8 @@ Value call_method(const Value& object, std::string_view name, Arguments& argumen
                   Budget& budget) {
     if (object.is_string()) return call_string_method(object.as_string(), name, arguments, budget);
     if (object.is_list()) return call_list_method(object, name, arguments, budget);
-    if (object.is_tuple()) return call_tuple_method(object, name, arguments);
-    if (object.is_dict()) return call_dict_method(object, name, arguments);
+    if (object.is_tuple()) return call_tuple_method(object, name, arguments, budget);
+    if (object.is_dict()) return call_dict_method(object, name, arguments, budget);
     throw Failure("'" + object.type_name() + "' object has no method '" + std::string(name) + "'");
 }
 

@@ -1,11 +1,13 @@
 #include "runtime/jinja/operators.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "runtime/jinja/failure.h"
 #include "runtime/jinja/python_format.h"
+#include "runtime/jinja/text_search.h"
 
 namespace tessera::jinja {
 
@@ -74,15 +76,21 @@ Value repeat(const Value& sequence, int64_t count, Budget& budget) {
         const auto n = static_cast<uint64_t>(count);
         // Checked before multiplying, which could overflow.
         budget.check_text(n > budget.limits().max_text_bytes ? n : s.size() * n);
+        const size_t total = s.size() * n;
+        budget.allocate_text(total);
+        // By doubling: a few large copies rather than n small ones.
         std::string out;
-        out.reserve(s.size() * n);
-        for (uint64_t i = 0; i < n; ++i) out += s;
+        out.reserve(total);
+        out += s;
+        while (out.size() * 2 <= total) out.append(out);
+        out.append(out, 0, total - out.size());
         return Value::string(std::move(out));
     }
     const auto& items = sequence.sequence().items;
     if (items.empty() || count <= 0) return Value::sequence(sequence.sequence().kind, {});
     const auto n = static_cast<uint64_t>(count);
     budget.check_items(n > budget.limits().max_items ? n : items.size() * n);
+    budget.allocate_items(items.size() * n);
     std::vector<Value> out;
     out.reserve(items.size() * n);
     for (uint64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
@@ -101,12 +109,14 @@ Value add(const Value& left, const Value& right, Budget& budget) {
     }
     if (left.is_string() && right.is_string()) {
         budget.check_text(left.as_string().size() + right.as_string().size());
+        budget.allocate_text(left.as_string().size() + right.as_string().size());
         return Value::string(left.as_string() + right.as_string());
     }
     if ((left.is_list() && right.is_list()) || (left.is_tuple() && right.is_tuple())) {
         const auto& a = left.sequence().items;
         const auto& b = right.sequence().items;
         budget.check_items(a.size() + b.size());
+        budget.allocate_items(a.size() + b.size());
         std::vector<Value> out = a;
         out.insert(out.end(), b.begin(), b.end());
         return left.is_list() ? Value::list(std::move(out)) : Value::tuple(std::move(out));
@@ -210,14 +220,14 @@ int compare_numbers(const Value& a, const Value& b) {
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-bool ordered(CompareOperator op, const Value& a, const Value& b, int depth);
+bool ordered(CompareOperator op, const Value& a, const Value& b, int depth, Budget& budget);
 
 // Lexicographic comparison of two lists or two tuples.
 bool ordered_sequences(CompareOperator op, const std::vector<Value>& a, const std::vector<Value>& b,
-                       int depth) {
+                       int depth, Budget& budget) {
     size_t i = 0;
-    while (i < a.size() && i < b.size() && equals(a[i], b[i])) ++i;
-    if (i < a.size() && i < b.size()) return ordered(op, a[i], b[i], depth + 1);
+    while (i < a.size() && i < b.size() && equals(a[i], b[i], budget)) ++i;
+    if (i < a.size() && i < b.size()) return ordered(op, a[i], b[i], depth + 1, budget);
     const size_t x = a.size();
     const size_t y = b.size();
     switch (op) {
@@ -232,17 +242,19 @@ bool ordered_sequences(CompareOperator op, const std::vector<Value>& a, const st
     }
 }
 
-bool ordered(CompareOperator op, const Value& a, const Value& b, int depth) {
+bool ordered(CompareOperator op, const Value& a, const Value& b, int depth, Budget& budget) {
     if (depth > kMaxOrderDepth) throw Failure("maximum recursion depth exceeded in comparison");
     check_undefined(a, b);
+    budget.charge(1);
     int c = 0;
     if (a.is_number() && b.is_number()) {
         c = compare_numbers(a, b);
         if (c == 2) return false;
     } else if (a.is_string() && b.is_string()) {
+        budget.charge_bytes(std::min(a.as_string().size(), b.as_string().size()));
         c = a.as_string().compare(b.as_string());
     } else if ((a.is_list() && b.is_list()) || (a.is_tuple() && b.is_tuple())) {
-        return ordered_sequences(op, a.sequence().items, b.sequence().items, depth);
+        return ordered_sequences(op, a.sequence().items, b.sequence().items, depth, budget);
     } else {
         throw Failure(std::string("'") + operator_symbol(op) +
                       "' not supported between instances of '" + a.type_name() + "' and '" +
@@ -261,7 +273,8 @@ bool ordered(CompareOperator op, const Value& a, const Value& b, int depth) {
 }
 
 // Stable merge sort that tolerates inconsistent orders (NaN) without undefined behaviour.
-void merge_sort(std::vector<size_t>& order, const std::vector<Value>& keys, bool reverse) {
+void merge_sort(std::vector<size_t>& order, const std::vector<Value>& keys, bool reverse,
+                Budget& budget) {
     const size_t n = order.size();
     std::vector<size_t> buffer(n);
     for (size_t width = 1; width < n; width *= 2) {
@@ -274,9 +287,11 @@ void merge_sort(std::vector<size_t>& order, const std::vector<Value>& keys, bool
             while (i < middle && j < right) {
                 const Value& x = keys[order[i]];
                 const Value& y = keys[order[j]];
-                const bool take_right = reverse ? less_than(x, y) : less_than(y, x);
+                const bool take_right = reverse ? less_than(x, y, budget) : less_than(y, x, budget);
                 buffer[k++] = take_right ? order[j++] : order[i++];
             }
+            // The rest of a run is moved without comparing: a step per item all the same.
+            budget.charge((middle - i) + (right - j));
             while (i < middle) buffer[k++] = order[i++];
             while (j < right) buffer[k++] = order[j++];
         }
@@ -372,62 +387,64 @@ Value positive(const Value& operand) {
     throw Failure("bad operand type for unary +: '" + operand.type_name() + "'");
 }
 
-bool contains(const Value& container, const Value& item) {
+bool contains(const Value& container, const Value& item, Budget& budget) {
     if (container.is_string()) {
         if (!item.is_string()) {
             if (item.is_undefined()) throw Failure(item.undefined_message());
             throw Failure("'in <string>' requires string as left operand, not " + item.type_name());
         }
-        return container.as_string().find(item.as_string()) != std::string::npos;
+        return find_text(container.as_string(), item.as_string(), budget) != kNotFound;
     }
     if (container.is_undefined()) return false;
-    if (container.is_dict()) return container.dict().find(item) != nullptr;
+    if (container.is_dict()) return container.dict().find(item, budget) != nullptr;
     if (container.is_sequence()) {
         for (const Value& element : container.sequence().items) {
-            if (equals(element, item)) return true;
+            if (equals(element, item, budget)) return true;
         }
         return false;
     }
     if (container.is_iterator()) {
         Iterator& it = container.iterator();
         while (it.next < it.items.size()) {
-            if (equals(it.items[it.next++], item)) return true;
+            if (equals(it.items[it.next++], item, budget)) return true;
         }
         return false;
     }
     throw Failure("argument of type '" + container.type_name() + "' is not iterable");
 }
 
-bool compare(CompareOperator op, const Value& left, const Value& right) {
+bool compare(CompareOperator op, const Value& left, const Value& right, Budget& budget) {
     switch (op) {
         case CompareOperator::Equal:
-            return equals(left, right);
+            return equals(left, right, budget);
         case CompareOperator::NotEqual:
-            return !equals(left, right);
+            return !equals(left, right, budget);
         case CompareOperator::In:
-            return contains(right, left);
+            return contains(right, left, budget);
         case CompareOperator::NotIn:
-            return !contains(right, left);
+            return !contains(right, left, budget);
         default:
-            return ordered(op, left, right, 0);
+            return ordered(op, left, right, 0, budget);
     }
 }
 
-bool less_than(const Value& a, const Value& b) {
-    return ordered(CompareOperator::Less, a, b, 0);
+bool less_than(const Value& a, const Value& b, Budget& budget) {
+    return ordered(CompareOperator::Less, a, b, 0, budget);
 }
 
-std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse) {
+std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse, Budget& budget) {
     std::vector<size_t> order(keys.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    merge_sort(order, keys, reverse);
+    merge_sort(order, keys, reverse, budget);
     return order;
 }
 
-std::vector<Value> sort_values(const std::vector<Value>& items, bool reverse) {
+std::vector<Value> sort_values(const std::vector<Value>& items, bool reverse, Budget& budget) {
+    const std::vector<size_t> order = sorted_order(items, reverse, budget);
+    budget.allocate_items(items.size());
     std::vector<Value> out;
     out.reserve(items.size());
-    for (size_t i : sorted_order(items, reverse)) out.push_back(items[i]);
+    for (size_t i : order) out.push_back(items[i]);
     return out;
 }
 

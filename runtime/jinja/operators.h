@@ -22,14 +22,17 @@ const char* operator_symbol(CompareOperator op);
 Value binary_operation(BinaryOperator op, const Value& left, const Value& right, Budget& budget);
 Value negate(const Value& operand);
 Value positive(const Value& operand);
-bool compare(CompareOperator op, const Value& left, const Value& right);
+// Comparisons are charged a step for each pair of items they compare, and the bytes of the
+// strings they compare or search.
+bool compare(CompareOperator op, const Value& left, const Value& right, Budget& budget);
 // item in container
-bool contains(const Value& container, const Value& item);
+bool contains(const Value& container, const Value& item, Budget& budget);
 
 // Python's a < b; throws Failure for types without an order between them.
-bool less_than(const Value& a, const Value& b);
-// The order a stable sort by `keys` puts their indices in (Python's sorted(key=..., reverse=)).
-std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse);
-std::vector<Value> sort_values(const std::vector<Value>& items, bool reverse);
+bool less_than(const Value& a, const Value& b, Budget& budget);
+// The order a stable sort by `keys` puts their indices in (Python's sorted(key=..., reverse=)):
+// n log n comparisons, each charged as above.
+std::vector<size_t> sorted_order(const std::vector<Value>& keys, bool reverse, Budget& budget);
+std::vector<Value> sort_values(const std::vector<Value>& items, bool reverse, Budget& budget);
 
 }  // namespace tessera::jinja

@@ -9,6 +9,7 @@
 #include "runtime/jinja/access.h"
 #include "runtime/jinja/failure.h"
 #include "runtime/jinja/python_text.h"
+#include "runtime/jinja/text_builder.h"
 #include "runtime/jinja/unicode.h"
 
 namespace tessera::jinja {
@@ -42,7 +43,8 @@ int64_t parse_number(const std::u32string& text, size_t& i) {
     return n;
 }
 
-Spec parse_spec(const std::string& spec_text) {
+Spec parse_spec(const std::string& spec_text, Budget& budget) {
+    budget.charge_characters(spec_text.size());
     const std::u32string text = decode_utf8(spec_text);
     Spec spec;
     size_t i = 0;
@@ -93,6 +95,7 @@ std::string apply_width(const std::string& prefix, const std::string& body, cons
     if (spec.width <= static_cast<int64_t>(length)) return prefix + body;
     const size_t padding = static_cast<size_t>(spec.width) - length;
     budget.check_text(prefix.size() + body.size() + padding * 4);
+    budget.charge_characters(length + padding);
     char32_t fill = spec.fill;
     char align = spec.align != 0 ? spec.align : default_align;
     if (spec.zero && spec.align == 0) {
@@ -153,6 +156,9 @@ uint64_t magnitude_of(int64_t v) {
 // printf of one double with C's conversion (glibc rounds exactly, as Python does).
 std::string c_format(double v, char conversion, int64_t precision, bool alternate, Budget& budget) {
     budget.check_text(static_cast<size_t>(precision) + 32);
+    // Formatted twice: once to measure, once to write.
+    budget.charge(kFloatReprSteps);
+    budget.charge_characters(2 * static_cast<size_t>(precision));
     const std::string format = std::string("%") + (alternate ? "#" : "") + ".*" + conversion;
     const int size = std::snprintf(nullptr, 0, format.c_str(), static_cast<int>(precision), v);
     std::string out(static_cast<size_t>(size) + 1, '\0');
@@ -199,6 +205,7 @@ std::string format_float(double v, const Spec& spec, Budget& budget) {
         if (upper) body = std::isnan(v) ? "NAN" : "INF";
         if (type == '%') body += '%';
     } else if (type == 0) {
+        budget.charge(kFloatReprSteps);
         body = spec.precision
                    ? general_repr_style(magnitude, *spec.precision, spec.alternate, budget)
                    : float_repr(magnitude);
@@ -245,15 +252,18 @@ std::string format_integer(int64_t v, const Spec& spec, Budget& budget) {
     return apply_width(prefix, body, spec, '>', budget);
 }
 
-std::string truncate_code_points(const std::string& text, int64_t count) {
+std::string truncate_code_points(const std::string& text, int64_t count, Budget& budget) {
+    budget.charge_characters(text.size());
     const std::u32string code_points = decode_utf8(text);
     if (static_cast<int64_t>(code_points.size()) <= count) return text;
     return encode_utf8(std::u32string_view(code_points).substr(0, static_cast<size_t>(count)));
 }
 
-std::string ascii_repr(const Value& value) {
-    std::string out;
-    for (char32_t c : decode_utf8(to_repr(value))) {
+std::string ascii_repr(const Value& value, Budget& budget) {
+    const std::string repr = to_repr(value, budget);
+    budget.charge_characters(repr.size());
+    TextBuilder out(budget);
+    for (char32_t c : decode_utf8(repr)) {
         if (c < 0x80) {
             out += static_cast<char>(c);
             continue;
@@ -268,7 +278,7 @@ std::string ascii_repr(const Value& value) {
         }
         out += buffer;
     }
-    return out;
+    return out.take();
 }
 
 // The integer a %d, %x or %c conversion takes.
@@ -302,10 +312,10 @@ std::string percent_conversion(const Value& value, char conversion, Spec spec, B
         case 's':
         case 'r':
         case 'a': {
-            std::string text = conversion == 's'   ? to_str(value)
-                               : conversion == 'r' ? to_repr(value)
-                                                   : ascii_repr(value);
-            if (spec.precision) text = truncate_code_points(text, *spec.precision);
+            std::string text = conversion == 's'   ? to_str(value, budget)
+                               : conversion == 'r' ? to_repr(value, budget)
+                                                   : ascii_repr(value, budget);
+            if (spec.precision) text = truncate_code_points(text, *spec.precision, budget);
             spec.zero = false;
             return apply_width("", text, spec, '>', budget);
         }
@@ -355,10 +365,12 @@ std::string percent_conversion(const Value& value, char conversion, Spec spec, B
 }  // namespace
 
 std::string percent_format(const std::string& format, const Value& arguments, Budget& budget) {
+    budget.charge_characters(format.size());
     std::vector<Value> positional;
     const Dict* mapping = nullptr;
     bool single_mapping = false;
     if (arguments.is_tuple()) {
+        budget.charge(arguments.sequence().items.size());
         positional = arguments.sequence().items;
     } else {
         positional.push_back(arguments);
@@ -370,7 +382,7 @@ std::string percent_format(const std::string& format, const Value& arguments, Bu
         if (next >= positional.size()) throw Failure("not enough arguments for format string");
         return positional[next++];
     };
-    std::string out;
+    TextBuilder out(budget);
     size_t i = 0;
     bool used_mapping = false;
     while (i < format.size()) {
@@ -393,7 +405,7 @@ std::string percent_format(const std::string& format, const Value& arguments, Bu
             }
             if (depth > 0) throw Failure("incomplete format key");
             const std::string key = format.substr(start, i - start - 1);
-            const Value* found = mapping->find(std::string_view(key));
+            const Value* found = mapping->find(std::string_view(key), budget);
             if (found == nullptr) throw Failure("'" + key + "'");
             keyed = *found;
             value = &keyed;
@@ -451,18 +463,17 @@ std::string percent_format(const std::string& format, const Value& arguments, Bu
             spec.zero = false;
         }
         out += percent_conversion(value != nullptr ? *value : take(), conversion, spec, budget);
-        budget.check_text(out.size());
     }
     if (next < positional.size() && !single_mapping && !used_mapping) {
         throw Failure("not all arguments converted during string formatting");
     }
-    return out;
+    return out.take();
 }
 
 std::string format_value(const Value& value, const std::string& spec_text, Budget& budget) {
-    if (spec_text.empty()) return to_str(value);
+    if (spec_text.empty()) return to_str(value, budget);
     if (value.is_string()) {
-        const Spec spec = parse_spec(spec_text);
+        const Spec spec = parse_spec(spec_text, budget);
         if (spec.type != 0 && spec.type != 's') {
             throw Failure(std::string("Unknown format code '") + spec.type +
                           "' for object of type 'str'");
@@ -471,11 +482,15 @@ std::string format_value(const Value& value, const std::string& spec_text, Budge
         if (spec.align == '=')
             throw Failure("'=' alignment not allowed in string format specifier");
         std::string text = value.as_string();
-        if (spec.precision) text = truncate_code_points(text, *spec.precision);
+        if (spec.precision) text = truncate_code_points(text, *spec.precision, budget);
         return apply_width("", text, spec, '<', budget);
     }
-    if (value.is_integral()) return format_integer(value.as_int(), parse_spec(spec_text), budget);
-    if (value.is_float()) return format_float(value.as_float(), parse_spec(spec_text), budget);
+    if (value.is_integral()) {
+        return format_integer(value.as_int(), parse_spec(spec_text, budget), budget);
+    }
+    if (value.is_float()) {
+        return format_float(value.as_float(), parse_spec(spec_text, budget), budget);
+    }
     throw Failure("unsupported format string passed to " + value.type_name() + ".__format__");
 }
 
@@ -483,7 +498,8 @@ namespace {
 
 // The value a replacement field names: "0", "name", "0.attr", "items[1]".
 Value resolve_field(const std::string& field, const Arguments& arguments, size_t& auto_index,
-                    int& numbering) {
+                    int& numbering, Budget& budget) {
+    budget.charge(1);
     size_t end = 0;
     while (end < field.size() && field[end] != '.' && field[end] != '[') ++end;
     const std::string first = field.substr(0, end);
@@ -527,7 +543,7 @@ Value resolve_field(const std::string& field, const Arguments& arguments, size_t
         if (field[i] == '.') {
             size_t j = i + 1;
             while (j < field.size() && field[j] != '.' && field[j] != '[') ++j;
-            value = get_attribute(value, field.substr(i + 1, j - i - 1));
+            value = get_attribute(value, field.substr(i + 1, j - i - 1), budget);
             i = j;
         } else {
             const size_t close = field.find(']', i);
@@ -536,7 +552,8 @@ Value resolve_field(const std::string& field, const Arguments& arguments, size_t
             const bool digits =
                 !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
             value = get_item(
-                value, digits ? Value::integer(std::stoll(key.substr(0, 18))) : Value::string(key));
+                value, digits ? Value::integer(std::stoll(key.substr(0, 18))) : Value::string(key),
+                budget);
             i = close + 1;
         }
     }
@@ -546,7 +563,8 @@ Value resolve_field(const std::string& field, const Arguments& arguments, size_t
 }  // namespace
 
 std::string brace_format(const std::string& format, const Arguments& arguments, Budget& budget) {
-    std::string out;
+    budget.charge_characters(format.size());
+    TextBuilder out(budget);
     size_t auto_index = 0;
     int numbering = 0;  // 0: not yet, 1: automatic, 2: manual
     size_t i = 0;
@@ -613,7 +631,8 @@ std::string brace_format(const std::string& format, const Arguments& arguments, 
                     const size_t close = spec.find('}', s);
                     if (close == std::string::npos) throw Failure("unmatched '{' in format spec");
                     expanded += to_str(resolve_field(spec.substr(s + 1, close - s - 1), nested,
-                                                     auto_index, numbering));
+                                                     auto_index, numbering, budget),
+                                       budget);
                     s = close + 1;
                 } else {
                     expanded += spec[s++];
@@ -621,20 +640,19 @@ std::string brace_format(const std::string& format, const Arguments& arguments, 
             }
             spec = expanded;
         }
-        Value value = resolve_field(name, arguments, auto_index, numbering);
+        Value value = resolve_field(name, arguments, auto_index, numbering, budget);
         if (conversion == 'r') {
-            value = Value::string(to_repr(value));
+            value = Value::string(to_repr(value, budget));
         } else if (conversion == 's') {
-            value = Value::string(to_str(value));
+            value = Value::string(to_str(value, budget));
         } else if (conversion == 'a') {
-            value = Value::string(ascii_repr(value));
+            value = Value::string(ascii_repr(value, budget));
         } else if (conversion != 0) {
             throw Failure(std::string("Unknown conversion specifier ") + conversion);
         }
         out += format_value(value, spec, budget);
-        budget.check_text(out.size());
     }
-    return out;
+    return out.take();
 }
 
 }  // namespace tessera::jinja

@@ -16,24 +16,24 @@ namespace {
 // Containers being printed, outermost first: a list that holds itself prints as [...].
 using Visiting = std::vector<const void*>;
 
-void append_repr(std::string& out, const Value& value, Visiting& visiting);
+void append_repr_of(TextBuilder& out, const Value& value, Visiting& visiting);
 
-void append_items(std::string& out, const std::vector<Value>& items, Visiting& visiting) {
+void append_items(TextBuilder& out, const std::vector<Value>& items, Visiting& visiting) {
     for (size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += ", ";
-        append_repr(out, items[i], visiting);
+        append_repr_of(out, items[i], visiting);
     }
 }
 
-void append_dict(std::string& out, const Dict& dict, Visiting& visiting) {
+void append_dict(TextBuilder& out, const Dict& dict, Visiting& visiting) {
     out += '{';
     bool first = true;
     for (const auto& [key, item] : dict.entries()) {
         if (!first) out += ", ";
         first = false;
-        append_repr(out, key, visiting);
+        append_repr_of(out, key, visiting);
         out += ": ";
-        append_repr(out, item, visiting);
+        append_repr_of(out, item, visiting);
     }
     out += '}';
 }
@@ -41,7 +41,9 @@ void append_dict(std::string& out, const Dict& dict, Visiting& visiting) {
 // Deeper than Python prints (it stops near 1000 frames); keeps the recursion bounded.
 constexpr size_t kMaxReprDepth = 500;
 
-bool entered(const void* container, Visiting& visiting) {
+bool entered(const void* container, Visiting& visiting, Budget& budget) {
+    // Looks through the containers being printed: deep nesting makes this dear.
+    budget.charge_bytes(visiting.size() * sizeof(const void*));
     for (const void* v : visiting) {
         if (v == container) return false;
     }
@@ -52,7 +54,7 @@ bool entered(const void* container, Visiting& visiting) {
     return true;
 }
 
-void append_sequence(std::string& out, const Sequence& sequence, Visiting& visiting) {
+void append_sequence(TextBuilder& out, const Sequence& sequence, Visiting& visiting) {
     switch (sequence.kind) {
         case SequenceKind::List:
             out += '[';
@@ -78,28 +80,67 @@ void append_sequence(std::string& out, const Sequence& sequence, Visiting& visit
     }
 }
 
-void append_repr(std::string& out, const Value& value, Visiting& visiting) {
+void append_hex(TextBuilder& out, char32_t c, int digits) {
+    static const char* const kDigits = "0123456789abcdef";
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += kDigits[(c >> shift) & 15];
+}
+
+void append_string_repr(TextBuilder& out, std::string_view text) {
+    out.budget().charge_characters(text.size());
+    const std::u32string code_points = decode_utf8(text);
+    const bool has_single = code_points.find(U'\'') != std::u32string::npos;
+    const bool has_double = code_points.find(U'"') != std::u32string::npos;
+    const char quote = has_single && !has_double ? '"' : '\'';
+    out += quote;
+    for (char32_t c : code_points) {
+        if (c == static_cast<char32_t>(quote) || c == U'\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c == U'\n') {
+            out += "\\n";
+        } else if (c == U'\r') {
+            out += "\\r";
+        } else if (c == U'\t') {
+            out += "\\t";
+        } else if (is_printable(c)) {
+            out.append_code_point(c);
+        } else if (c < 0x100) {
+            out += "\\x";
+            append_hex(out, c, 2);
+        } else if (c < 0x10000) {
+            out += "\\u";
+            append_hex(out, c, 4);
+        } else {
+            out += "\\U";
+            append_hex(out, c, 8);
+        }
+    }
+    out += quote;
+}
+
+void append_repr_of(TextBuilder& out, const Value& value, Visiting& visiting) {
+    out.budget().charge(1);
     if (value.is_undefined()) {
         out += "Undefined";
     } else if (value.is_string()) {
-        out += string_repr(value.as_string());
+        append_string_repr(out, value.as_string());
     } else if (value.is_sequence()) {
         const Sequence& sequence = value.sequence();
-        if (!entered(&sequence, visiting)) {
+        if (!entered(&sequence, visiting, out.budget())) {
             out += sequence.kind == SequenceKind::List ? "[...]" : "(...)";
             return;
         }
         append_sequence(out, sequence, visiting);
         visiting.pop_back();
     } else if (value.is_dict()) {
-        if (!entered(&value.dict(), visiting)) {
+        if (!entered(&value.dict(), visiting, out.budget())) {
             out += "{...}";
             return;
         }
         append_dict(out, value.dict(), visiting);
         visiting.pop_back();
     } else if (value.is_namespace()) {
-        if (!entered(&value.namespace_(), visiting)) {
+        if (!entered(&value.namespace_(), visiting, out.budget())) {
             out += "<Namespace {...}>";
             return;
         }
@@ -108,13 +149,8 @@ void append_repr(std::string& out, const Value& value, Visiting& visiting) {
         out += '>';
         visiting.pop_back();
     } else {
-        out += to_str(value);
+        append_str(out, value);
     }
-}
-
-void append_hex(std::string& out, char32_t c, int digits) {
-    static const char* const kDigits = "0123456789abcdef";
-    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += kDigits[(c >> shift) & 15];
 }
 
 }  // namespace
@@ -158,56 +194,43 @@ std::string float_repr(double d) {
     return sign + digits.substr(0, integer_digits) + "." + digits.substr(integer_digits);
 }
 
-std::string string_repr(std::string_view text) {
-    const std::u32string code_points = decode_utf8(text);
-    const bool has_single = code_points.find(U'\'') != std::u32string::npos;
-    const bool has_double = code_points.find(U'"') != std::u32string::npos;
-    const char quote = has_single && !has_double ? '"' : '\'';
-    std::string out(1, quote);
-    for (char32_t c : code_points) {
-        if (c == static_cast<char32_t>(quote) || c == U'\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c == U'\n') {
-            out += "\\n";
-        } else if (c == U'\r') {
-            out += "\\r";
-        } else if (c == U'\t') {
-            out += "\\t";
-        } else if (is_printable(c)) {
-            append_utf8(out, c);
-        } else if (c < 0x100) {
-            out += "\\x";
-            append_hex(out, c, 2);
-        } else if (c < 0x10000) {
-            out += "\\u";
-            append_hex(out, c, 4);
-        } else {
-            out += "\\U";
-            append_hex(out, c, 8);
-        }
+void append_str(TextBuilder& out, const Value& value) {
+    if (value.is_undefined()) return;
+    if (value.is_none()) {
+        out += "None";
+    } else if (value.is_bool()) {
+        out += value.as_bool() ? "True" : "False";
+    } else if (value.is_int()) {
+        out += std::to_string(value.as_int());
+    } else if (value.is_float()) {
+        out.budget().charge(kFloatReprSteps);
+        out += float_repr(value.as_float());
+    } else if (value.is_string()) {
+        out += value.as_string();
+    } else if (value.is_iterator()) {
+        out += concat("<", value.iterator().type_name, " object>");
+    } else if (value.is_object()) {
+        out += value.object().repr();
+    } else {
+        append_repr(out, value);
     }
-    out += quote;
-    return out;
 }
 
-std::string to_str(const Value& value) {
-    if (value.is_undefined()) return "";
-    if (value.is_none()) return "None";
-    if (value.is_bool()) return value.as_bool() ? "True" : "False";
-    if (value.is_int()) return std::to_string(value.as_int());
-    if (value.is_float()) return float_repr(value.as_float());
-    if (value.is_string()) return value.as_string();
-    if (value.is_iterator()) return "<" + value.iterator().type_name + " object>";
-    if (value.is_object()) return value.object().repr();
-    return to_repr(value);
-}
-
-std::string to_repr(const Value& value) {
-    std::string out;
+void append_repr(TextBuilder& out, const Value& value) {
     Visiting visiting;
-    append_repr(out, value, visiting);
-    return out;
+    append_repr_of(out, value, visiting);
+}
+
+std::string to_str(const Value& value, Budget& budget) {
+    TextBuilder out(budget);
+    append_str(out, value);
+    return out.take();
+}
+
+std::string to_repr(const Value& value, Budget& budget) {
+    TextBuilder out(budget);
+    append_repr(out, value);
+    return out.take();
 }
 
 }  // namespace tessera::jinja

@@ -6,6 +6,8 @@
 #include "runtime/jinja/failure.h"
 #include "runtime/jinja/python_format.h"
 #include "runtime/jinja/python_text.h"
+#include "runtime/jinja/text_builder.h"
+#include "runtime/jinja/text_search.h"
 #include "runtime/jinja/unicode.h"
 
 namespace tessera::jinja {
@@ -65,10 +67,24 @@ bool is_char_in(char32_t c, const std::u32string& set) {
     return set.find(c) != std::u32string::npos;
 }
 
+// Adds one part of a split to `parts`, counted as a new item and its text as it is made, so that
+// splitting a long string into a million pieces fails at the limit rather than after.
+void add_part(std::vector<std::string>& parts, std::string part, Budget& budget) {
+    budget.check_items(parts.size() + 1);
+    budget.allocate_items(1);
+    budget.allocate_text(part.size());
+    parts.push_back(std::move(part));
+}
+
 // str.split / str.rsplit with no separator: runs of whitespace, no empty parts.
-std::vector<std::u32string> split_whitespace(const std::u32string& text, int64_t max_split,
-                                             bool from_right) {
-    std::vector<std::u32string> parts;
+std::vector<std::string> split_whitespace(const std::string& self, int64_t max_split,
+                                          bool from_right, Budget& budget) {
+    budget.charge_characters(self.size());
+    const std::u32string text = decode_utf8(self);
+    const auto piece = [&](size_t begin, size_t end) {
+        return encode_utf8(std::u32string_view(text).substr(begin, end - begin));
+    };
+    std::vector<std::string> parts;
     if (!from_right) {
         size_t i = 0;
         while (true) {
@@ -77,12 +93,12 @@ std::vector<std::u32string> split_whitespace(const std::u32string& text, int64_t
             if (max_split >= 0 && static_cast<int64_t>(parts.size()) == max_split) {
                 size_t end = text.size();
                 while (end > i && is_space(text[end - 1])) --end;
-                parts.push_back(text.substr(i, end - i));
+                add_part(parts, piece(i, end), budget);
                 break;
             }
             size_t j = i;
             while (j < text.size() && !is_space(text[j])) ++j;
-            parts.push_back(text.substr(i, j - i));
+            add_part(parts, piece(i, j), budget);
             i = j;
         }
         return parts;
@@ -94,12 +110,12 @@ std::vector<std::u32string> split_whitespace(const std::u32string& text, int64_t
         if (max_split >= 0 && static_cast<int64_t>(parts.size()) == max_split) {
             size_t begin = 0;
             while (begin < end && is_space(text[begin])) ++begin;
-            parts.push_back(text.substr(begin, end - begin));
+            add_part(parts, piece(begin, end), budget);
             break;
         }
         size_t begin = end;
         while (begin > 0 && !is_space(text[begin - 1])) --begin;
-        parts.push_back(text.substr(begin, end - begin));
+        add_part(parts, piece(begin, end), budget);
         end = begin;
     }
     std::reverse(parts.begin(), parts.end());
@@ -107,32 +123,34 @@ std::vector<std::u32string> split_whitespace(const std::u32string& text, int64_t
 }
 
 std::vector<std::string> split_on(const std::string& text, const std::string& separator,
-                                  int64_t max_split, bool from_right) {
+                                  int64_t max_split, bool from_right, Budget& budget) {
+    const std::string_view view(text);
     std::vector<std::string> parts;
     if (!from_right) {
         size_t start = 0;
         while (max_split < 0 || static_cast<int64_t>(parts.size()) < max_split) {
-            const size_t found = text.find(separator, start);
-            if (found == std::string::npos) break;
-            parts.push_back(text.substr(start, found - start));
-            start = found + separator.size();
+            const size_t found = find_text(view.substr(start), separator, budget);
+            if (found == kNotFound) break;
+            add_part(parts, text.substr(start, found), budget);
+            start += found + separator.size();
         }
-        parts.push_back(text.substr(start));
+        add_part(parts, text.substr(start), budget);
         return parts;
     }
     size_t end = text.size();
     while (max_split < 0 || static_cast<int64_t>(parts.size()) < max_split) {
-        if (end < separator.size()) break;
-        const size_t found = text.rfind(separator, end - separator.size());
-        if (found == std::string::npos) break;
-        parts.push_back(text.substr(found + separator.size(), end - found - separator.size()));
+        const size_t found = rfind_text(view.substr(0, end), separator, budget);
+        if (found == kNotFound) break;
+        add_part(parts, text.substr(found + separator.size(), end - found - separator.size()),
+                 budget);
         end = found;
     }
-    parts.push_back(text.substr(0, end));
+    add_part(parts, text.substr(0, end), budget);
     std::reverse(parts.begin(), parts.end());
     return parts;
 }
 
+// A list of parts already counted by add_part.
 Value string_list(const std::vector<std::string>& parts) {
     std::vector<Value> items;
     items.reserve(parts.size());
@@ -140,33 +158,30 @@ Value string_list(const std::vector<std::string>& parts) {
     return Value::list(std::move(items));
 }
 
-Value split(const std::string& self, Arguments& arguments, bool from_right) {
+Value split(const std::string& self, Arguments& arguments, bool from_right, Budget& budget) {
     const char* name = from_right ? "rsplit" : "split";
     const auto a =
         bind(arguments, name, {{"sep", Value::none()}, {"maxsplit", Value::integer(-1)}});
     const int64_t max_split = integer_argument(a[1], name);
-    if (a[0].is_none()) {
-        std::vector<std::string> parts;
-        for (const auto& p : split_whitespace(decode_utf8(self), max_split, from_right)) {
-            parts.push_back(encode_utf8(p));
-        }
-        return string_list(parts);
-    }
+    if (a[0].is_none()) return string_list(split_whitespace(self, max_split, from_right, budget));
     const std::string& separator = string_argument(a[0], name, "separator");
     if (separator.empty()) throw Failure("empty separator");
-    return string_list(split_on(self, separator, max_split, from_right));
+    return string_list(split_on(self, separator, max_split, from_right, budget));
 }
 
 bool affix_matches(const std::string& self, const Value& affix, const Value& start,
-                   const Value& end, bool at_start) {
+                   const Value& end, bool at_start, Budget& budget) {
+    budget.charge_characters(self.size());
     const std::u32string text = decode_utf8(self);
     const Range range =
         range_arguments(start, end, text.size(), at_start ? "startswith" : "endswith");
     if (range.beyond) return false;
     const std::u32string window = text.substr(range.first, range.last - range.first);
     const auto test = [&](const Value& candidate) {
-        const std::u32string a =
-            decode_utf8(string_argument(candidate, at_start ? "startswith" : "endswith", "arg"));
+        const std::string& affix_text =
+            string_argument(candidate, at_start ? "startswith" : "endswith", "arg");
+        budget.charge_characters(affix_text.size());
+        const std::u32string a = decode_utf8(affix_text);
         if (a.size() > window.size()) return false;
         return at_start ? window.compare(0, a.size(), a) == 0
                         : window.compare(window.size() - a.size(), a.size(), a) == 0;
@@ -185,47 +200,37 @@ bool affix_matches(const std::string& self, const Value& affix, const Value& sta
 }
 
 // find / rfind / index / rindex / count over code points.
-Value search(const std::string& self, std::string_view method, Arguments& arguments) {
+Value search(const std::string& self, std::string_view method, Arguments& arguments,
+             Budget& budget) {
     const auto a =
         bind(arguments, method, {{"sub", {}}, {"start", Value::none()}, {"end", Value::none()}});
+    const std::string& sub_text = string_argument(a[0], method, "argument");
+    budget.charge_characters(self.size() + sub_text.size());
     const std::u32string text = decode_utf8(self);
-    const std::u32string sub = decode_utf8(string_argument(a[0], method, "argument"));
+    const std::u32string sub = decode_utf8(sub_text);
     const Range range = range_arguments(a[1], a[2], text.size(), method);
-    const size_t first = range.first;
-    const size_t last = range.last;
+    const std::u32string_view window =
+        std::u32string_view(text).substr(range.first, range.last - range.first);
     if (method == "count") {
         if (range.beyond) return Value::integer(0);
-        if (sub.empty()) return Value::integer(static_cast<int64_t>(last - first + 1));
+        if (sub.empty()) return Value::integer(static_cast<int64_t>(window.size() + 1));
         int64_t count = 0;
-        size_t i = first;
-        while (i + sub.size() <= last) {
-            if (text.compare(i, sub.size(), sub) == 0) {
-                ++count;
-                i += sub.size();
-            } else {
-                ++i;
-            }
+        size_t i = 0;
+        while (true) {
+            const size_t found = find_text(window.substr(i), sub, budget);
+            if (found == kNotFound) break;
+            budget.charge(1);
+            ++count;
+            i += found + sub.size();
         }
         return Value::integer(count);
     }
     const bool from_right = method == "rfind" || method == "rindex";
     int64_t found = -1;
-    if (!range.beyond && last - first >= sub.size()) {
-        if (from_right) {
-            for (size_t i = last - sub.size() + 1; i-- > first;) {
-                if (text.compare(i, sub.size(), sub) == 0) {
-                    found = static_cast<int64_t>(i);
-                    break;
-                }
-            }
-        } else {
-            for (size_t i = first; i + sub.size() <= last; ++i) {
-                if (text.compare(i, sub.size(), sub) == 0) {
-                    found = static_cast<int64_t>(i);
-                    break;
-                }
-            }
-        }
+    if (!range.beyond) {
+        const size_t at =
+            from_right ? rfind_text(window, sub, budget) : find_text(window, sub, budget);
+        if (at != kNotFound) found = static_cast<int64_t>(range.first + at);
     }
     if (found < 0 && (method == "index" || method == "rindex")) {
         throw Failure("substring not found");
@@ -234,14 +239,16 @@ Value search(const std::string& self, std::string_view method, Arguments& argume
 }
 
 template <typename Predicate>
-bool all_chars(const std::string& self, Predicate predicate) {
+bool all_chars(const std::string& self, Predicate predicate, Budget& budget) {
+    budget.charge_characters(self.size());
     const std::u32string text = decode_utf8(self);
     if (text.empty()) return false;
     return std::all_of(text.begin(), text.end(), predicate);
 }
 
 // isupper / islower: some cased character, and none of the other case.
-bool cased_all(const std::string& self, bool upper) {
+bool cased_all(const std::string& self, bool upper, Budget& budget) {
+    budget.charge_characters(self.size());
     bool cased = false;
     for (char32_t c : decode_utf8(self)) {
         if (upper ? is_lower(c) : is_upper(c)) return false;
@@ -250,7 +257,8 @@ bool cased_all(const std::string& self, bool upper) {
     return cased;
 }
 
-bool is_title_text(const std::string& self) {
+bool is_title_text(const std::string& self, Budget& budget) {
+    budget.charge_characters(self.size());
     bool cased = false;
     bool previous_cased = false;
     for (char32_t c : decode_utf8(self)) {
@@ -267,47 +275,63 @@ bool is_title_text(const std::string& self) {
     return cased;
 }
 
-std::string title_text(const std::string& self) {
+// Case-maps one character at a time, each into a string of its own: a step a character.
+std::string title_text(const std::string& self, Budget& budget) {
+    budget.charge(code_point_count(self));
     std::u32string out;
     bool previous_cased = false;
     for (char32_t c : decode_utf8(self)) {
         out += previous_cased ? to_lower(std::u32string_view(&c, 1)) : title_char(c);
         previous_cased = is_cased(c);
     }
-    return encode_utf8(out);
+    std::string encoded = encode_utf8(out);
+    budget.allocate_text(encoded.size());
+    return encoded;
 }
 
-std::string swapcase_text(const std::string& self) {
+std::string swapcase_text(const std::string& self, Budget& budget) {
+    budget.charge(code_point_count(self));
     std::u32string out;
     for (char32_t c : decode_utf8(self)) {
         const std::u32string_view one(&c, 1);
         out += is_upper(c) ? to_lower(one) : is_lower(c) ? to_upper(one) : std::u32string(one);
     }
-    return encode_utf8(out);
+    std::string encoded = encode_utf8(out);
+    budget.allocate_text(encoded.size());
+    return encoded;
 }
 
-char32_t fill_argument(const Value& v, std::string_view method) {
-    const std::u32string fill = decode_utf8(string_argument(v, method, "fillchar"));
+char32_t fill_argument(const Value& v, std::string_view method, Budget& budget) {
+    const std::string& text = string_argument(v, method, "fillchar");
+    budget.charge_characters(text.size());
+    const std::u32string fill = decode_utf8(text);
     if (fill.size() != 1) throw Failure("The fill character must be exactly one character long");
     return fill[0];
 }
 
 std::string justify(const std::string& self, int64_t width, char32_t fill, bool left,
                     Budget& budget) {
+    budget.allocate_text(self.size());
     const auto length = static_cast<int64_t>(code_point_count(self));
     if (width <= length) return self;
     budget.check_text(self.size() + static_cast<size_t>(width - length) * 4);
+    budget.charge_characters(static_cast<size_t>(width - length));
     std::string padding;
     for (int64_t i = 0; i < width - length; ++i) append_utf8(padding, fill);
+    budget.allocate_text(padding.size());
     return left ? self + padding : padding + self;
 }
 
-Value partition(const std::string& self, const Value& separator_value, bool from_right) {
+Value partition(const std::string& self, const Value& separator_value, bool from_right,
+                Budget& budget) {
     const std::string& separator =
         string_argument(separator_value, from_right ? "rpartition" : "partition", "separator");
     if (separator.empty()) throw Failure("empty separator");
-    const size_t found = from_right ? self.rfind(separator) : self.find(separator);
-    if (found == std::string::npos) {
+    const size_t found =
+        from_right ? rfind_text(self, separator, budget) : find_text(self, separator, budget);
+    budget.allocate_items(3);
+    budget.allocate_text(self.size());
+    if (found == kNotFound) {
         return from_right
                    ? Value::tuple({Value::string(""), Value::string(""), Value::string(self)})
                    : Value::tuple({Value::string(self), Value::string(""), Value::string("")});
@@ -317,8 +341,8 @@ Value partition(const std::string& self, const Value& separator_value, bool from
 }
 
 std::string join_strings(const std::string& separator, const Value& iterable, Budget& budget) {
-    const std::vector<Value> items = iterate(iterable);
-    std::string out;
+    const std::vector<Value> items = iterate(iterable, budget);
+    TextBuilder out(budget);
     for (size_t i = 0; i < items.size(); ++i) {
         if (!items[i].is_string()) {
             throw Failure("sequence item " + std::to_string(i) + ": expected str instance, " +
@@ -326,15 +350,16 @@ std::string join_strings(const std::string& separator, const Value& iterable, Bu
         }
         if (i > 0) out += separator;
         out += items[i].as_string();
-        budget.check_text(out.size());
     }
-    return out;
+    return out.take();
 }
 
 std::string zfill(const std::string& self, int64_t width, Budget& budget) {
+    budget.allocate_text(self.size());
     const auto length = static_cast<int64_t>(code_point_count(self));
     if (width <= length) return self;
     budget.check_text(static_cast<size_t>(width));
+    budget.allocate_text(static_cast<size_t>(width - length));
     const std::string zeros(static_cast<size_t>(width - length), '0');
     if (!self.empty() && (self[0] == '+' || self[0] == '-')) {
         return self.substr(0, 1) + zeros + self.substr(1);
@@ -349,12 +374,23 @@ bool is_python_string_method(std::string_view name) {
            kPythonStringMethods.end();
 }
 
-std::string strip_chars(const std::string& text, const Value& chars, bool left, bool right) {
+std::string strip_chars(const std::string& text, const Value& chars, bool left, bool right,
+                        Budget& budget) {
+    budget.charge_characters(text.size());
     const std::u32string code_points = decode_utf8(text);
     const bool whitespace = chars.is_none() || chars.is_undefined();
     std::u32string set;
-    if (!whitespace) set = decode_utf8(string_argument(chars, "strip", "arg"));
-    const auto strip = [&](char32_t c) { return whitespace ? is_space(c) : is_char_in(c, set); };
+    if (!whitespace) {
+        const std::string& set_text = string_argument(chars, "strip", "arg");
+        budget.charge_characters(set_text.size());
+        set = decode_utf8(set_text);
+    }
+    // Each character stripped is looked for in the set.
+    const auto strip = [&](char32_t c) {
+        if (whitespace) return is_space(c);
+        budget.charge_bytes(set.size() * sizeof(char32_t));
+        return is_char_in(c, set);
+    };
     size_t begin = 0;
     size_t end = code_points.size();
     if (left) {
@@ -363,60 +399,70 @@ std::string strip_chars(const std::string& text, const Value& chars, bool left, 
     if (right) {
         while (end > begin && strip(code_points[end - 1])) --end;
     }
-    return encode_utf8(std::u32string_view(code_points).substr(begin, end - begin));
+    std::string out = encode_utf8(std::u32string_view(code_points).substr(begin, end - begin));
+    budget.allocate_text(out.size());
+    return out;
 }
 
 std::string replace_text(const std::string& text, const std::string& old_text,
                          const std::string& new_text, int64_t count, Budget& budget) {
-    std::string out;
+    TextBuilder out(budget);
     int64_t done = 0;
     if (old_text.empty()) {
         // Python inserts the replacement before every character and at the end.
-        const std::u32string code_points = decode_utf8(text);
-        for (char32_t c : code_points) {
+        budget.charge_characters(text.size());
+        for (char32_t c : decode_utf8(text)) {
             if (count < 0 || done < count) {
                 out += new_text;
                 ++done;
             }
-            append_utf8(out, c);
-            budget.check_text(out.size());
+            out.append_code_point(c);
         }
         if (count < 0 || done < count) out += new_text;
-        budget.check_text(out.size());
-        return out;
+        return out.take();
     }
+    const std::string_view view(text);
     size_t start = 0;
     while (count < 0 || done < count) {
-        const size_t found = text.find(old_text, start);
-        if (found == std::string::npos) break;
-        out.append(text, start, found - start);
+        const size_t found = find_text(view.substr(start), old_text, budget);
+        if (found == kNotFound) break;
+        budget.charge(1);
+        out += view.substr(start, found);
         out += new_text;
-        budget.check_text(out.size());
-        start = found + old_text.size();
+        start += found + old_text.size();
         ++done;
     }
-    out.append(text, start, std::string::npos);
-    budget.check_text(out.size());
-    return out;
+    out += view.substr(start);
+    return out.take();
 }
 
-std::string capitalize_text(const std::string& text) {
+std::string capitalize_text(const std::string& text, Budget& budget) {
+    budget.charge_characters(text.size());
     const std::u32string code_points = decode_utf8(text);
     if (code_points.empty()) return text;
     std::u32string out = title_char(code_points[0]);
     out += to_lower(std::u32string_view(code_points).substr(1));
-    return encode_utf8(out);
+    std::string encoded = encode_utf8(out);
+    budget.allocate_text(encoded.size());
+    return encoded;
 }
 
-std::string upper_text(const std::string& text) {
-    return encode_utf8(to_upper(decode_utf8(text)));
+std::string upper_text(const std::string& text, Budget& budget) {
+    budget.charge_characters(text.size());
+    std::string out = encode_utf8(to_upper(decode_utf8(text)));
+    budget.allocate_text(out.size());
+    return out;
 }
 
-std::string lower_text(const std::string& text) {
-    return encode_utf8(to_lower(decode_utf8(text)));
+std::string lower_text(const std::string& text, Budget& budget) {
+    budget.charge_characters(text.size());
+    std::string out = encode_utf8(to_lower(decode_utf8(text)));
+    budget.allocate_text(out.size());
+    return out;
 }
 
-std::vector<std::string> split_lines(const std::string& text, bool keep_ends) {
+std::vector<std::string> split_lines(const std::string& text, bool keep_ends, Budget& budget) {
+    budget.charge_characters(text.size());
     const std::u32string code_points = decode_utf8(text);
     std::vector<std::string> lines;
     size_t start = 0;
@@ -434,19 +480,23 @@ std::vector<std::string> split_lines(const std::string& text, bool keep_ends) {
             ++end_of_break;
         }
         const size_t end = keep_ends ? end_of_break : i;
-        lines.push_back(encode_utf8(std::u32string_view(code_points).substr(start, end - start)));
+        add_part(lines, encode_utf8(std::u32string_view(code_points).substr(start, end - start)),
+                 budget);
         start = i = end_of_break;
     }
     if (start < code_points.size()) {
-        lines.push_back(encode_utf8(std::u32string_view(code_points).substr(start)));
+        add_part(lines, encode_utf8(std::u32string_view(code_points).substr(start)), budget);
     }
     return lines;
 }
 
 std::string center_text(const std::string& text, int64_t width, char32_t fill, Budget& budget) {
+    budget.allocate_text(text.size());
     const auto length = static_cast<int64_t>(code_point_count(text));
     if (width <= length) return text;
     budget.check_text(text.size() + static_cast<size_t>(width - length) * 4);
+    budget.charge_characters(static_cast<size_t>(width - length));
+    budget.allocate_text(static_cast<size_t>(width - length));
     // CPython: left = pad / 2 + (pad & width & 1).
     const int64_t pad = width - length;
     const int64_t left = pad / 2 + (pad & width & 1);
@@ -460,39 +510,50 @@ std::string center_text(const std::string& text, int64_t width, char32_t fill, B
 namespace {
 
 // The str methods that take no arguments.
-using NoArgumentMethod = Value (*)(const std::string&);
+using NoArgumentMethod = Value (*)(const std::string&, Budget&);
 
 NoArgumentMethod find_no_argument_method(std::string_view name) {
+    using B = Budget;
     static constexpr std::array<std::pair<std::string_view, NoArgumentMethod>, 18> kMethods = {{
-        {"upper", [](const std::string& s) { return Value::string(upper_text(s)); }},
-        {"lower", [](const std::string& s) { return Value::string(lower_text(s)); }},
-        {"casefold", [](const std::string& s) { return Value::string(lower_text(s)); }},
-        {"title", [](const std::string& s) { return Value::string(title_text(s)); }},
-        {"capitalize", [](const std::string& s) { return Value::string(capitalize_text(s)); }},
-        {"swapcase", [](const std::string& s) { return Value::string(swapcase_text(s)); }},
-        {"isdigit", [](const std::string& s) { return Value::boolean(all_chars(s, is_digit)); }},
+        {"upper", [](const std::string& s, B& b) { return Value::string(upper_text(s, b)); }},
+        {"lower", [](const std::string& s, B& b) { return Value::string(lower_text(s, b)); }},
+        {"casefold", [](const std::string& s, B& b) { return Value::string(lower_text(s, b)); }},
+        {"title", [](const std::string& s, B& b) { return Value::string(title_text(s, b)); }},
+        {"capitalize",
+         [](const std::string& s, B& b) { return Value::string(capitalize_text(s, b)); }},
+        {"swapcase", [](const std::string& s, B& b) { return Value::string(swapcase_text(s, b)); }},
+        {"isdigit",
+         [](const std::string& s, B& b) { return Value::boolean(all_chars(s, is_digit, b)); }},
         {"isdecimal",
-         [](const std::string& s) { return Value::boolean(all_chars(s, is_decimal)); }},
+         [](const std::string& s, B& b) { return Value::boolean(all_chars(s, is_decimal, b)); }},
         {"isnumeric",
-         [](const std::string& s) { return Value::boolean(all_chars(s, is_numeric)); }},
-        {"isalpha", [](const std::string& s) { return Value::boolean(all_chars(s, is_alpha)); }},
-        {"isalnum", [](const std::string& s) { return Value::boolean(all_chars(s, is_alnum)); }},
-        {"isspace", [](const std::string& s) { return Value::boolean(all_chars(s, is_space)); }},
-        {"isupper", [](const std::string& s) { return Value::boolean(cased_all(s, true)); }},
-        {"islower", [](const std::string& s) { return Value::boolean(cased_all(s, false)); }},
-        {"istitle", [](const std::string& s) { return Value::boolean(is_title_text(s)); }},
+         [](const std::string& s, B& b) { return Value::boolean(all_chars(s, is_numeric, b)); }},
+        {"isalpha",
+         [](const std::string& s, B& b) { return Value::boolean(all_chars(s, is_alpha, b)); }},
+        {"isalnum",
+         [](const std::string& s, B& b) { return Value::boolean(all_chars(s, is_alnum, b)); }},
+        {"isspace",
+         [](const std::string& s, B& b) { return Value::boolean(all_chars(s, is_space, b)); }},
+        {"isupper",
+         [](const std::string& s, B& b) { return Value::boolean(cased_all(s, true, b)); }},
+        {"islower",
+         [](const std::string& s, B& b) { return Value::boolean(cased_all(s, false, b)); }},
+        {"istitle", [](const std::string& s, B& b) { return Value::boolean(is_title_text(s, b)); }},
         {"isascii",
-         [](const std::string& s) {
+         [](const std::string& s, B& b) {
+             b.charge_bytes(s.size());
              return Value::boolean(std::all_of(
                  s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }));
          }},
         {"isprintable",
-         [](const std::string& s) {
+         [](const std::string& s, B& b) {
+             b.charge_characters(s.size());
              const std::u32string text = decode_utf8(s);
              return Value::boolean(std::all_of(text.begin(), text.end(), is_printable));
          }},
         {"isidentifier",
-         [](const std::string& s) {
+         [](const std::string& s, B& b) {
+             b.charge_characters(s.size());
              const std::u32string text = decode_utf8(s);
              bool ok = !text.empty() && (text[0] == '_' || is_alpha(text[0]));
              for (char32_t c : text) ok = ok && (c == '_' || is_alnum(c));
@@ -513,22 +574,22 @@ Value call_string_method(const std::string& self, std::string_view name, Argumen
         if (!arguments.empty()) {
             throw Failure("str." + std::string(name) + "() takes no arguments");
         }
-        return method(self);
+        return method(self, budget);
     }
     if (name == "strip" || name == "lstrip" || name == "rstrip") {
         const auto a = bind(arguments, name, {{"chars", Value::none()}});
-        return Value::string(strip_chars(self, a[0], name != "rstrip", name != "lstrip"));
+        return Value::string(strip_chars(self, a[0], name != "rstrip", name != "lstrip", budget));
     }
-    if (name == "split") return split(self, arguments, false);
-    if (name == "rsplit") return split(self, arguments, true);
+    if (name == "split") return split(self, arguments, false, budget);
+    if (name == "rsplit") return split(self, arguments, true, budget);
     if (name == "splitlines") {
         const auto a = bind(arguments, name, {{"keepends", Value::boolean(false)}});
-        return string_list(split_lines(self, a[0].truthy()));
+        return string_list(split_lines(self, a[0].truthy(), budget));
     }
     if (name == "startswith" || name == "endswith") {
         const auto a = bind(arguments, name,
                             {{"prefix", {}}, {"start", Value::none()}, {"end", Value::none()}});
-        return Value::boolean(affix_matches(self, a[0], a[1], a[2], name == "startswith"));
+        return Value::boolean(affix_matches(self, a[0], a[1], a[2], name == "startswith", budget));
     }
     if (name == "replace") {
         const auto a =
@@ -539,7 +600,7 @@ Value call_string_method(const std::string& self, std::string_view name, Argumen
     }
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex" ||
         name == "count") {
-        return search(self, name, arguments);
+        return search(self, name, arguments, budget);
     }
     if (name == "format") return Value::string(brace_format(self, arguments, budget));
     if (name == "join") {
@@ -549,7 +610,7 @@ Value call_string_method(const std::string& self, std::string_view name, Argumen
     if (name == "center" || name == "ljust" || name == "rjust") {
         const auto a = bind(arguments, name, {{"width", {}}, {"fillchar", Value::string(" ")}});
         const int64_t width = integer_argument(a[0], name);
-        const char32_t fill = fill_argument(a[1], name);
+        const char32_t fill = fill_argument(a[1], name, budget);
         if (name == "center") return Value::string(center_text(self, width, fill, budget));
         return Value::string(justify(self, width, fill, name == "ljust", budget));
     }
@@ -559,11 +620,13 @@ Value call_string_method(const std::string& self, std::string_view name, Argumen
     }
     if (name == "partition" || name == "rpartition") {
         const auto a = bind(arguments, name, {{"sep", {}}});
-        return partition(self, a[0], name == "rpartition");
+        return partition(self, a[0], name == "rpartition", budget);
     }
     if (name == "removeprefix" || name == "removesuffix") {
         const auto a = bind(arguments, name, {{"affix", {}}});
         const std::string& affix = string_argument(a[0], name, "argument");
+        budget.charge_bytes(affix.size());
+        budget.allocate_text(self.size());
         if (name == "removeprefix") {
             return Value::string(self.rfind(affix, 0) == 0 ? self.substr(affix.size()) : self);
         }

@@ -23,7 +23,7 @@ void no_arguments(const Arguments& arguments, const char* test) {
 
 bool modulo_is(const Value& value, const Value& divisor, int64_t remainder, Budget& budget) {
     return equals(binary_operation(BinaryOperator::Modulo, value, divisor, budget),
-                  Value::integer(remainder));
+                  Value::integer(remainder), budget);
 }
 
 bool test_odd(const Value& v, Arguments& a, Budget& b) {
@@ -92,12 +92,12 @@ bool test_mapping(const Value& v, Arguments& a, Budget&) {
 bool test_lower(const Value& v, Arguments& a, Budget& b) {
     no_arguments(a, "lower");
     Arguments none;
-    return call_string_method(to_str(v), "islower", none, b).truthy();
+    return call_string_method(to_str(v, b), "islower", none, b).truthy();
 }
 bool test_upper(const Value& v, Arguments& a, Budget& b) {
     no_arguments(a, "upper");
     Arguments none;
-    return call_string_method(to_str(v), "isupper", none, b).truthy();
+    return call_string_method(to_str(v, b), "isupper", none, b).truthy();
 }
 // len() and __getitem__ both work (undefined has both, as jinja2's Undefined does).
 bool test_sequence(const Value& v, Arguments& a, Budget&) {
@@ -115,12 +115,12 @@ bool test_callable(const Value& v, Arguments& a, Budget&) {
     return v.is_undefined() || (v.is_object() && v.object().is_callable());
 }
 // Python's `is`: singletons, small cached ints, equal constants, and the same container.
-bool test_sameas(const Value& v, Arguments& a, Budget&) {
+bool test_sameas(const Value& v, Arguments& a, Budget& b) {
     const Value other = one_argument(a, "sameas");
     if (v.data().index() != other.data().index()) return false;
-    if (v.is_none() || v.is_bool()) return equals(v, other);
+    if (v.is_none() || v.is_bool()) return equals(v, other, b);
     if (v.is_int()) return v.as_int() == other.as_int() && v.as_int() >= -5 && v.as_int() <= 256;
-    if (v.is_string() || v.is_float()) return equals(v, other);
+    if (v.is_string() || v.is_float()) return equals(v, other, b);
     if (v.is_undefined()) return false;
     return v.identity() == other.identity();
 }
@@ -128,13 +128,13 @@ bool test_escaped(const Value&, Arguments& a, Budget&) {
     no_arguments(a, "escaped");
     return false;
 }
-bool test_in(const Value& v, Arguments& a, Budget&) {
-    return contains(bind(a, "in", {{"seq", {}}})[0], v);
+bool test_in(const Value& v, Arguments& a, Budget& b) {
+    return contains(bind(a, "in", {{"seq", {}}})[0], v, b);
 }
 
 template <CompareOperator op>
-bool test_compare(const Value& v, Arguments& a, Budget&) {
-    return compare(op, v, one_argument(a, operator_symbol(op)));
+bool test_compare(const Value& v, Arguments& a, Budget& b) {
+    return compare(op, v, one_argument(a, operator_symbol(op)), b);
 }
 
 }  // namespace

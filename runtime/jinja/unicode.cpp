@@ -228,6 +228,16 @@ size_t code_point_count(std::string_view text) {
     return count;
 }
 
+size_t code_point_offset(std::string_view text, size_t index) {
+    size_t i = 0;
+    for (size_t count = 0; count < index && i < text.size(); ++count) {
+        char32_t c = 0;
+        const size_t length = sequence_at(text, i, &c);
+        i += length == 0 ? 1 : length;
+    }
+    return i;
+}
+
 bool is_space(char32_t c) {
     return in(c, 0x09, 0x0D) || in(c, 0x1C, 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            in(c, 0x2000, 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||

@@ -20,6 +20,9 @@ std::string encode_utf8(std::u32string_view code_points);
 void append_utf8(std::string& out, char32_t code_point);
 // Number of code points, without decoding into a buffer.
 size_t code_point_count(std::string_view text);
+// The byte at which the code point `index` starts (text.size() when there are not that many),
+// counting code points as decode_utf8 does, without decoding into a buffer.
+size_t code_point_offset(std::string_view text, size_t index);
 
 bool is_space(char32_t c);    // str.isspace
 bool is_alpha(char32_t c);    // str.isalpha

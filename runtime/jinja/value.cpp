@@ -9,12 +9,14 @@
 namespace tessera::jinja {
 
 namespace {
-// Deeper than any data a template builds; stops cyclic lists from recursing forever.
+// Deeper than any data a template builds; stops cyclic lists from recursing forever, and deep
+// ones from overflowing the stack.
 constexpr int kMaxCompareDepth = 200;
+constexpr int kMaxHashDepth = 200;
 
-bool equals_at(const Value& a, const Value& b, int depth);
+bool equals_at(const Value& a, const Value& b, int depth, Budget& budget);
 
-bool sequences_equal(const Sequence& a, const Sequence& b, int depth) {
+bool sequences_equal(const Sequence& a, const Sequence& b, int depth, Budget& budget) {
     const bool a_tuple = a.kind == SequenceKind::Tuple || a.kind == SequenceKind::Group;
     const bool b_tuple = b.kind == SequenceKind::Tuple || b.kind == SequenceKind::Group;
     if (a_tuple != b_tuple) return false;
@@ -26,7 +28,7 @@ bool sequences_equal(const Sequence& a, const Sequence& b, int depth) {
         for (const Value& x : a.items) {
             bool found = false;
             for (const Value& y : b.items) {
-                if (equals_at(x, y, depth + 1)) {
+                if (equals_at(x, y, depth + 1, budget)) {
                     found = true;
                     break;
                 }
@@ -36,13 +38,14 @@ bool sequences_equal(const Sequence& a, const Sequence& b, int depth) {
         return true;
     }
     for (size_t i = 0; i < a.items.size(); ++i) {
-        if (!equals_at(a.items[i], b.items[i], depth + 1)) return false;
+        if (!equals_at(a.items[i], b.items[i], depth + 1, budget)) return false;
     }
     return true;
 }
 
-bool equals_at(const Value& a, const Value& b, int depth) {
+bool equals_at(const Value& a, const Value& b, int depth, Budget& budget) {
     if (depth > kMaxCompareDepth) throw Failure("maximum recursion depth exceeded in comparison");
+    budget.charge(1);
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) {
             if (a.is_float() && b.is_float()) return a.as_float() == b.as_float();
@@ -56,15 +59,21 @@ bool equals_at(const Value& a, const Value& b, int depth) {
     }
     if (a.data().index() != b.data().index()) return false;
     if (a.is_undefined() || a.is_none()) return true;
-    if (a.is_string()) return a.as_string() == b.as_string();
-    if (a.is_sequence()) return sequences_equal(a.sequence(), b.sequence(), depth);
+    if (a.is_string()) {
+        const std::string& x = a.as_string();
+        const std::string& y = b.as_string();
+        if (x.size() != y.size()) return false;
+        budget.charge_bytes(x.size());
+        return x == y;
+    }
+    if (a.is_sequence()) return sequences_equal(a.sequence(), b.sequence(), depth, budget);
     if (a.is_dict()) {
         const Dict& x = a.dict();
         const Dict& y = b.dict();
         if (x.size() != y.size()) return false;
         for (const auto& [key, value] : x.entries()) {
-            const Value* other = y.find(key);
-            if (other == nullptr || !equals_at(value, *other, depth + 1)) return false;
+            const Value* other = y.find(key, budget);
+            if (other == nullptr || !equals_at(value, *other, depth + 1, budget)) return false;
         }
         return true;
     }
@@ -162,7 +171,8 @@ Value Value::number(double d) {
     return Value(std::in_place_type<double>, d);
 }
 Value Value::string(std::string s) {
-    return Value(std::in_place_type<std::string>, std::move(s));
+    return Value(std::in_place_type<std::shared_ptr<const std::string>>,
+                 std::make_shared<const std::string>(std::move(s)));
 }
 Value Value::sequence(SequenceKind kind, std::vector<Value> items) {
     return Value(std::in_place_type<std::shared_ptr<Sequence>>,
@@ -249,48 +259,87 @@ bool Value::truthy() const {
     return true;
 }
 
-std::string hash_key(const Value& value) {
-    if (value.is_undefined()) return "U";
-    if (value.is_none()) return "N";
-    if (value.is_integral()) return concat("i", std::to_string(value.as_int()));
-    if (value.is_float()) {
+namespace {
+
+void append_hash_key(std::string& key, const Value& value, int depth, Budget* budget) {
+    if (depth > kMaxHashDepth) throw Failure("maximum recursion depth exceeded while hashing");
+    if (budget != nullptr) budget->charge(1);
+    if (value.is_undefined()) {
+        key += 'U';
+    } else if (value.is_none()) {
+        key += 'N';
+    } else if (value.is_integral()) {
+        key += concat("i", std::to_string(value.as_int()));
+    } else if (value.is_float()) {
         const double d = value.as_float();
         if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
-            return concat("i", std::to_string(static_cast<int64_t>(d)));
+            key += concat("i", std::to_string(static_cast<int64_t>(d)));
+        } else {
+            key += concat("f", hex_bits(d));
         }
-        return concat("f", hex_bits(d));
-    }
-    if (value.is_string()) return concat("s", value.as_string());
-    if (value.is_tuple()) {
-        std::string key = concat("t", std::to_string(value.sequence().items.size()));
+    } else if (value.is_string()) {
+        const std::string& text = value.as_string();
+        if (budget != nullptr) {
+            budget->check_text(key.size() + text.size());
+            budget->charge_bytes(text.size());
+        }
+        key += 's';
+        key += text;
+    } else if (value.is_tuple()) {
+        // Each item's key, prefixed by its length, so that no two tuples share a key.
+        key += concat("t", std::to_string(value.sequence().items.size()));
         for (const Value& item : value.sequence().items) {
-            const std::string part = hash_key(item);
+            std::string part;
+            append_hash_key(part, item, depth + 1, budget);
+            if (budget != nullptr) {
+                budget->check_text(key.size() + part.size());
+                budget->charge_bytes(part.size());
+            }
             key += concat(":", std::to_string(part.size()), ":", part);
         }
-        return key;
+    } else if (value.is_namespace() || value.is_iterator() || value.is_object()) {
+        key += concat("o", std::to_string(reinterpret_cast<uintptr_t>(value.identity())));
+    } else {
+        throw Failure(concat("unhashable type: '", value.type_name(), "'"));
     }
-    if (value.is_namespace() || value.is_iterator() || value.is_object()) {
-        return concat("o", std::to_string(reinterpret_cast<uintptr_t>(value.identity())));
-    }
-    throw Failure(concat("unhashable type: '", value.type_name(), "'"));
 }
 
-bool equals(const Value& a, const Value& b) {
-    return equals_at(a, b, 0);
+}  // namespace
+
+std::string hash_key(const Value& value, Budget* budget) {
+    std::string key;
+    append_hash_key(key, value, 0, budget);
+    return key;
 }
 
-std::vector<Value> iterate(const Value& value) {
+bool equals(const Value& a, const Value& b, Budget& budget) {
+    return equals_at(a, b, 0, budget);
+}
+
+std::vector<Value> iterate(const Value& value, Budget& budget) {
     if (value.is_undefined()) return {};
-    if (value.is_sequence()) return value.sequence().items;
+    if (value.is_sequence()) {
+        budget.charge(value.sequence().items.size());
+        return value.sequence().items;
+    }
     if (value.is_dict()) {
+        budget.charge(value.dict().size());
         std::vector<Value> keys;
         keys.reserve(value.dict().size());
         for (const auto& entry : value.dict().entries()) keys.push_back(entry.first);
         return keys;
     }
     if (value.is_string()) {
+        // Each character becomes a string of its own: counted, and checked, before any is made.
+        const std::string& text = value.as_string();
+        const size_t count = code_point_count(text);
+        budget.charge_bytes(text.size());
+        budget.check_items(count);
+        budget.allocate_items(count);
+        budget.allocate_text(text.size());
         std::vector<Value> characters;
-        for (char32_t c : decode_utf8(value.as_string())) {
+        characters.reserve(count);
+        for (char32_t c : decode_utf8(text)) {
             std::string one;
             append_utf8(one, c);
             characters.push_back(Value::string(std::move(one)));
@@ -299,6 +348,7 @@ std::vector<Value> iterate(const Value& value) {
     }
     if (value.is_iterator()) {
         Iterator& it = value.iterator();
+        budget.charge(it.items.size() - it.next);
         std::vector<Value> rest(it.items.begin() + static_cast<std::ptrdiff_t>(it.next),
                                 it.items.end());
         it.next = it.items.size();
@@ -307,22 +357,33 @@ std::vector<Value> iterate(const Value& value) {
     throw Failure(concat("'", value.type_name(), "' object is not iterable"));
 }
 
-std::optional<int64_t> length_of(const Value& value) {
+std::optional<int64_t> length_of(const Value& value, Budget& budget) {
     if (value.is_undefined()) return 0;
-    if (value.is_string()) return static_cast<int64_t>(code_point_count(value.as_string()));
+    if (value.is_string()) {
+        budget.charge_bytes(value.as_string().size());
+        return static_cast<int64_t>(code_point_count(value.as_string()));
+    }
     if (value.is_sequence()) return static_cast<int64_t>(value.sequence().items.size());
     if (value.is_dict()) return static_cast<int64_t>(value.dict().size());
     return std::nullopt;
 }
 
-const Value* Dict::find(const Value& key) const {
-    const auto it = index_.find(hash_key(key));
+const Value* Dict::find_hashed(const std::string& hashed) const {
+    const auto it = index_.find(hashed);
     return it == index_.end() ? nullptr : &entries_[it->second].second;
 }
 
-Value* Dict::find(const Value& key) {
-    const auto it = index_.find(hash_key(key));
-    return it == index_.end() ? nullptr : &entries_[it->second].second;
+const Value* Dict::find(const Value& key, Budget& budget) const {
+    return find_hashed(hash_key(key, &budget));
+}
+
+const Value* Dict::find(const Value& key) const {
+    return find_hashed(hash_key(key));
+}
+
+const Value* Dict::find(std::string_view key, Budget& budget) const {
+    budget.charge_bytes(key.size());
+    return find(key);
 }
 
 const Value* Dict::find(std::string_view key) const {
@@ -330,12 +391,23 @@ const Value* Dict::find(std::string_view key) const {
     hashed.reserve(key.size() + 1);
     hashed += 's';
     hashed += key;
-    const auto it = index_.find(hashed);
-    return it == index_.end() ? nullptr : &entries_[it->second].second;
+    return find_hashed(hashed);
+}
+
+void Dict::set(const Value& key, Value value, Budget& budget) {
+    std::string hashed = hash_key(key, &budget);
+    if (!index_.contains(hashed)) {
+        budget.check_items(entries_.size() + 1);
+        budget.allocate_items(2);
+    }
+    set_hashed(std::move(hashed), key, std::move(value));
 }
 
 void Dict::set(const Value& key, Value value) {
-    std::string hashed = hash_key(key);
+    set_hashed(hash_key(key), key, std::move(value));
+}
+
+void Dict::set_hashed(std::string hashed, const Value& key, Value value) {
     const auto it = index_.find(hashed);
     if (it != index_.end()) {
         entries_[it->second].second = std::move(value);

@@ -2,6 +2,10 @@
 // tuple, dict and namespace are shared references, so that `xs.append(x)` or `ns.count = 1`
 // changes what every name bound to them sees, as in Python. Dicts keep insertion order.
 //
+// A string is immutable and shared between the values that hold it, as in Python: copying a
+// value never copies text, so the work a render does is in the operations that make, read or
+// compare text, and those charge the budget for it (see budget.h).
+//
 // Integers are 64-bit; an operation whose exact result does not fit fails instead of wrapping.
 #pragma once
 
@@ -14,6 +18,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "runtime/jinja/budget.h"
 
 namespace tessera::jinja {
 
@@ -61,9 +67,9 @@ struct Iterator {
 class Value {
   public:
     using Data =
-        std::variant<Undefined, None, bool, int64_t, double, std::string, std::shared_ptr<Sequence>,
-                     std::shared_ptr<Dict>, std::shared_ptr<Namespace>, std::shared_ptr<Iterator>,
-                     std::shared_ptr<Object>>;
+        std::variant<Undefined, None, bool, int64_t, double, std::shared_ptr<const std::string>,
+                     std::shared_ptr<Sequence>, std::shared_ptr<Dict>, std::shared_ptr<Namespace>,
+                     std::shared_ptr<Iterator>, std::shared_ptr<Object>>;
 
     Value() = default;  // undefined
     static Value undefined(std::string message);
@@ -91,7 +97,9 @@ class Value {
     bool is_float() const { return std::holds_alternative<double>(data_); }
     bool is_number() const { return is_bool() || is_int() || is_float(); }
     bool is_integral() const { return is_bool() || is_int(); }
-    bool is_string() const { return std::holds_alternative<std::string>(data_); }
+    bool is_string() const {
+        return std::holds_alternative<std::shared_ptr<const std::string>>(data_);
+    }
     bool is_sequence() const { return std::holds_alternative<std::shared_ptr<Sequence>>(data_); }
     bool is_list() const { return is_sequence() && sequence().kind == SequenceKind::List; }
     bool is_tuple() const {
@@ -106,7 +114,9 @@ class Value {
     bool as_bool() const { return std::get<bool>(data_); }
     int64_t as_int() const;   // bool or int
     double as_float() const;  // bool, int or float
-    const std::string& as_string() const { return std::get<std::string>(data_); }
+    const std::string& as_string() const {
+        return *std::get<std::shared_ptr<const std::string>>(data_);
+    }
     const std::string& undefined_message() const { return std::get<Undefined>(data_).message; }
     Sequence& sequence() const { return *std::get<std::shared_ptr<Sequence>>(data_); }
     Dict& dict() const { return *std::get<std::shared_ptr<Dict>>(data_); }
@@ -146,8 +156,13 @@ class Dict {
     Dict& operator=(Dict&&) noexcept = default;
     ~Dict();
 
-    const Value* find(const Value& key) const;  // throws Failure for an unhashable key
-    Value* find(const Value& key);
+    // A render's keys are untrusted: it looks them up and sets them with its budget, which is
+    // charged for hashing the key, and a new entry as two items. Code that builds a context
+    // uses the others.
+    const Value* find(const Value& key, Budget& budget) const;  // Failure for an unhashable key
+    const Value* find(std::string_view key, Budget& budget) const;
+    void set(const Value& key, Value value, Budget& budget);
+    const Value* find(const Value& key) const;
     const Value* find(std::string_view key) const;
     void set(const Value& key, Value value);
     bool erase(const Value& key);
@@ -157,6 +172,8 @@ class Dict {
     void release_into(std::vector<Value>& pending);
 
   private:
+    const Value* find_hashed(const std::string& hashed) const;
+    void set_hashed(std::string hashed, const Value& key, Value value);
     void reindex();
     std::vector<std::pair<Value, Value>> entries_;
     std::unordered_map<std::string, size_t> index_;
@@ -168,8 +185,10 @@ struct Namespace {
 };
 
 // A text that equal hashable values share and unequal ones do not. Throws Failure
-// "unhashable type: 'list'" for lists, dicts and tuples holding them.
-std::string hash_key(const Value& value);
+// "unhashable type: 'list'" for lists, dicts and tuples holding them. Making it is charged to
+// `budget` when there is one (a tuple of tuples that share items can have a key far larger
+// than itself).
+std::string hash_key(const Value& value, Budget* budget = nullptr);
 
 // Empties a list, dict, namespace or iterator in place (whoever else refers to it), freeing
 // what it held without deep recursion. The interpreter empties the containers a render
@@ -177,15 +196,17 @@ std::string hash_key(const Value& value);
 // is allowed, as in Python).
 void empty_container(const Value& container);
 
-// Python's == (deep for containers). Throws Failure when nesting is too deep to compare.
-bool equals(const Value& a, const Value& b);
+// Python's == (deep for containers), charged a step for each pair of items compared and the
+// bytes of the strings compared. Throws Failure when nesting is too deep to compare.
+bool equals(const Value& a, const Value& b, Budget& budget);
 
 // The items `for x in value` visits: a sequence's items, a dict's keys, a string's characters,
 // nothing for undefined; an iterator is consumed. Throws Failure "'int' object is not iterable".
-std::vector<Value> iterate(const Value& value);
+// Charged as a copy of the items (a string's characters are new values).
+std::vector<Value> iterate(const Value& value, Budget& budget);
 
 // len(value), counting code points for strings; nothing when the type has no length.
-std::optional<int64_t> length_of(const Value& value);
+std::optional<int64_t> length_of(const Value& value, Budget& budget);
 
 // Runtime objects implemented by the interpreter: macros, builtin functions, the loop variable.
 class Object {

@@ -62,6 +62,7 @@ RenderOptions render_options() {
     options.limits.max_steps = 100'000;
     options.limits.max_text_bytes = size_t{16} << 10;
     options.limits.max_items = 4096;
+    options.limits.max_memory_bytes = size_t{1} << 20;
     // strftime_now() must not depend on the day the fuzzer runs: a crash must reproduce.
     std::tm now{};
     now.tm_year = 2025 - 1900;
