@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
      run_perplexity},
     {"bench", "measure prompt and generation speed, as llama-bench does", run_bench},
     {"tokenize", "print the tokens of a text, as llama-tokenize does", run_tokenize},
+    {"devices", "list the devices of every backend, with the names --backend and --device take",
+     run_devices},
 };
 
 void print_usage(std::FILE* out) {
