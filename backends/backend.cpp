@@ -9,9 +9,9 @@ namespace tessera::backend {
 
 const char* op_name(Op op) {
     static constexpr const char* kNames[kOpCount] = {
-        "GET_ROWS", "MUL_MAT",   "ADD",     "MUL",        "SCALE",    "RMS_NORM", "ROPE",
-        "SILU",     "GELU",      "GELU_TANH", "SWIGLU",   "GEGLU",    "SOFTMAX",  "SOFTCAP",
-        "KV_STORE", "FLASH_ATTN", "ARGMAX", "TOP_K",      "MTP_HEAD", "DRAFT_VERIFY",
+        "GET_ROWS", "MUL_MAT",    "ADD",       "MUL",    "SCALE",    "RMS_NORM",     "ROPE",
+        "SILU",     "GELU",       "GELU_TANH", "SWIGLU", "GEGLU",    "SOFTMAX",      "SOFTCAP",
+        "KV_STORE", "FLASH_ATTN", "ARGMAX",    "TOP_K",  "MTP_HEAD", "DRAFT_VERIFY",
     };
     const auto index = static_cast<int>(op);
     return index >= 0 && index < kOpCount ? kNames[index] : "UNKNOWN";

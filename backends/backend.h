@@ -105,16 +105,16 @@ enum class RopeStyle : uint8_t { Normal, NeoX };
 
 // The parameters of a node; each op reads the fields its description names.
 struct OpParams {
-    float eps = 0.0f;          // RMS_NORM
-    float scale = 1.0f;        // SCALE, SOFTMAX, FLASH_ATTN
-    float softcap = 0.0f;      // SOFTCAP, FLASH_ATTN (0: none)
+    float eps = 0.0f;      // RMS_NORM
+    float scale = 1.0f;    // SCALE, SOFTMAX, FLASH_ATTN
+    float softcap = 0.0f;  // SOFTCAP, FLASH_ATTN (0: none)
     RopeStyle rope_style = RopeStyle::Normal;
-    int32_t n_rot = 0;         // ROPE: rotated dimensions
+    int32_t n_rot = 0;  // ROPE: rotated dimensions
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;
-    bool causal = true;        // FLASH_ATTN
-    int32_t window = 0;        // FLASH_ATTN: sliding window in positions, 0 for none
-    int32_t k = 0;             // TOP_K
+    bool causal = true;  // FLASH_ATTN
+    int32_t window = 0;  // FLASH_ATTN: sliding window in positions, 0 for none
+    int32_t k = 0;       // TOP_K
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ struct DeviceInfo {
     std::string backend;  // "cpu", "vulkan", "cuda"
     std::string name;     // the device's own name
     DeviceKind kind = DeviceKind::Cpu;
-    uint64_t memory_bytes = 0;  // memory the device can allocate
+    uint64_t memory_bytes = 0;    // memory the device can allocate
     bool unified_memory = false;  // host and device share memory
 };
 
@@ -176,7 +176,7 @@ enum class MemoryKind : uint8_t {
 };
 
 class Buffer {
-public:
+  public:
     virtual ~Buffer() = default;
     virtual uint64_t size() const = 0;
     virtual MemoryKind kind() const = 0;
@@ -185,12 +185,12 @@ public:
 };
 
 class Executable {
-public:
+  public:
     virtual ~Executable() = default;
 };
 
 class Queue {
-public:
+  public:
     virtual ~Queue() = default;
     // Starts a run of the executable with these step values and returns at once. Runs on one
     // queue happen in submission order.
@@ -205,7 +205,7 @@ struct QueueOptions {
 };
 
 class Device {
-public:
+  public:
     virtual ~Device() = default;
     virtual const DeviceInfo& info() const = 0;
 

@@ -54,11 +54,11 @@ class ChatSession {
                 ChatOptions options);
 
     // Adds the user's message and generates the reply, handing its text to `on_text` as it comes
-    // (whole UTF-8 characters only, without the whitespace a reply may begin or end with). `interrupted`
-    // is asked before each token; when it says yes, the reply ends there. The reply, whole or cut
-    // short, becomes part of the conversation. Throws tessera::Error when the template fails or
-    // when the message alone does not fit the context; the conversation is then as it was before
-    // the call.
+    // (whole UTF-8 characters only, without the whitespace a reply may begin or end with).
+    // `interrupted` is asked before each token; when it says yes, the reply ends there. The reply,
+    // whole or cut short, becomes part of the conversation. Throws tessera::Error when the template
+    // fails or when the message alone does not fit the context; the conversation is then as it was
+    // before the call.
     ReplyStats reply(std::string_view user_text,
                      const std::function<void(std::string_view text)>& on_text,
                      const std::function<bool()>& interrupted = {});

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "backends/backend.h"
 #include "formats/gguf/file.h"
 #include "runtime/default_model.h"
 #include "tests/test_paths.h"
@@ -153,6 +155,30 @@ TEST(ToolDefaultModel, InspectAndVerifyTheRealGemmaFile) {
     r = test::run_tool("verify");
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("values ok in 236 tensors"), std::string::npos) << r.out;
+}
+
+// `tessera devices`: every device of list_devices(), with its index within its backend (the
+// one --device takes), in the same order; the table names them too.
+TEST(ToolDevices, ListsEveryDeviceWithItsBackendIndex) {
+    test::ToolResult r = test::run_tool("devices --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto json = nlohmann::json::parse(r.out);
+    const auto devices = backend::list_devices();
+    ASSERT_EQ(json.size(), devices.size());
+    std::map<std::string, int> next_index;
+    for (size_t i = 0; i < devices.size(); ++i) {
+        EXPECT_EQ(json[i]["backend"], devices[i].backend);
+        EXPECT_EQ(json[i]["name"], devices[i].name);
+        EXPECT_EQ(json[i]["index"].get<int>(), next_index[devices[i].backend]++);
+        EXPECT_EQ(json[i]["memory_bytes"].get<uint64_t>(), devices[i].memory_bytes);
+    }
+    EXPECT_EQ(next_index["cpu"], 1) << "the CPU is always a device";
+
+    r = test::run_tool("devices");
+    ASSERT_EQ(r.status, 0) << r.err;
+    for (const auto& device : devices) {
+        EXPECT_NE(r.out.find(device.name), std::string::npos) << r.out;
+    }
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ int run_bench(const Args& args);
 int run_tokenize(const Args& args);
 int run_template(const Args& args);
 int run_chat(const Args& args);
+int run_devices(const Args& args);
 
 // The model path from -m, or the default model, or a clear error.
 std::string model_or_default(const std::string& given);

@@ -32,6 +32,8 @@ constexpr Command kCommands[] = {
     {"bench", "measure prompt and generation speed, as llama-bench does", run_bench},
     {"tokenize", "print the tokens of a text, as llama-tokenize does", run_tokenize},
     {"template", "render a model's chat template for a conversation", run_template},
+    {"devices", "list the devices of every backend, with the names --backend and --device take",
+     run_devices},
 };
 
 void print_usage(std::FILE* out) {

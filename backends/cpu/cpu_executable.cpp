@@ -16,29 +16,6 @@ uint64_t align_up(uint64_t bytes) {
     return (bytes + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment;
 }
 
-// Ops whose kernels read every source before writing the same element of the destination, so
-// that the destination may be exactly one of the sources (in place). For the others the
-// destination must not overlap any source at all.
-bool may_run_in_place(Op op) {
-    switch (op) {
-        case Op::ADD:
-        case Op::MUL:
-        case Op::SCALE:
-        case Op::RMS_NORM:
-        case Op::ROPE:
-        case Op::SILU:
-        case Op::GELU:
-        case Op::GELU_TANH:
-        case Op::SWIGLU:
-        case Op::GEGLU:
-        case Op::SOFTMAX:
-        case Op::SOFTCAP:
-            return true;
-        default:
-            return false;
-    }
-}
-
 // Bytes a tensor's address must be a multiple of: its widest scalar field.
 uint64_t alignment_of(quant::TensorType type) {
     switch (type) {

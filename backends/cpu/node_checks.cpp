@@ -38,8 +38,8 @@ std::string tensor_text(const Tensor& tensor) {
 
 class NodeChecker {
   public:
-    NodeChecker(const Graph& graph, const Node& node, const CpuFeatures& features)
-        : graph_(graph), node_(node), features_(features) {}
+    NodeChecker(const Graph& graph, const Node& node, const KernelSupport& kernels)
+        : graph_(graph), node_(node), kernels_(kernels) {}
 
     void check() {
         switch (node_.op) {
@@ -78,8 +78,8 @@ class NodeChecker {
                 return check_selection();
             case Op::MTP_HEAD:
             case Op::DRAFT_VERIFY:
-                fail(std::string("op ") + op_name(node_.op) +
-                     " has no CPU kernel; it is defined by the speculative-decoding work "
+                fail(std::string("op ") + op_name(node_.op) + " has no " + kernels_.backend +
+                     " kernel; it is defined by the speculative-decoding work "
                      "(runtime/speculative)");
         }
         fail("unknown op " + std::to_string(static_cast<int>(node_.op)));
@@ -192,10 +192,10 @@ class NodeChecker {
         const Tensor& weights = src(0);
         const Tensor& input = src(1);
         const Tensor& out = dst();
-        const DotKernel* kernel = dot_kernel(weights.type, features_);
-        if (kernel == nullptr) {
-            fail("src0 " + tensor_text(weights) + ": MUL_MAT has no CPU dot kernel for " +
-                 type_text(weights.type) + " weights");
+        const std::optional<TensorType> activation_type = kernels_.activation_type(weights.type);
+        if (!activation_type) {
+            fail("src0 " + tensor_text(weights) + ": MUL_MAT has no " + kernels_.backend +
+                 " dot kernel for " + type_text(weights.type) + " weights");
         }
         expect_2d(weights, "src0");
         expect_type(input, "src1", TensorType::F32);
@@ -204,11 +204,10 @@ class NodeChecker {
             fail("src1 " + tensor_text(input) + " must have rows of " +
                  std::to_string(weights.shape[0]) + " like src0 " + tensor_text(weights));
         }
-        const uint32_t block = quant::type_info(kernel->activation_type).block_size;
+        const uint32_t block = quant::type_info(*activation_type).block_size;
         if (input.shape[0] % block != 0) {
             fail("src1 " + tensor_text(input) + ": rows must be whole blocks of " +
-                 std::to_string(block) + " for " + type_text(kernel->activation_type) +
-                 " activations");
+                 std::to_string(block) + " for " + type_text(*activation_type) + " activations");
         }
         if (out.shape[0] != weights.shape[1] || out.shape[1] != input.shape[1] ||
             out.shape[2] != input.shape[2] || out.shape[3] != input.shape[3]) {
@@ -319,8 +318,9 @@ class NodeChecker {
                  " heads, not a multiple of the cache's " + std::to_string(n_kv_heads) +
                  " KV heads");
         }
-        if (dot_kernel(k.type, features_) == nullptr) {
-            fail("src1 (K) " + tensor_text(k) + ": no CPU dot kernel for the cache type");
+        if (!kernels_.activation_type(k.type)) {
+            fail("src1 (K) " + tensor_text(k) + ": no " + kernels_.backend +
+                 " dot kernel for the cache type");
         }
         if (node_.src[3] >= 0) {
             const Tensor& mask = src(3);
@@ -360,7 +360,7 @@ class NodeChecker {
 
     const Graph& graph_;
     const Node& node_;
-    const CpuFeatures& features_;
+    const KernelSupport& kernels_;
 };
 
 }  // namespace
@@ -376,13 +376,44 @@ std::string describe_node(const Graph& graph, size_t node_index) {
 }
 
 std::optional<std::string> check_node(const Graph& graph, const Node& node,
-                                      const CpuFeatures& features) {
+                                      const KernelSupport& kernels) {
     try {
-        NodeChecker(graph, node, features).check();
+        NodeChecker(graph, node, kernels).check();
     } catch (const Problem& problem) {
         return problem.what;
     }
     return std::nullopt;
+}
+
+std::optional<std::string> check_node(const Graph& graph, const Node& node,
+                                      const CpuFeatures& features) {
+    const KernelSupport kernels{"CPU",
+                                [&features](TensorType weight_type) -> std::optional<TensorType> {
+                                    const DotKernel* kernel = dot_kernel(weight_type, features);
+                                    if (kernel == nullptr) return std::nullopt;
+                                    return kernel->activation_type;
+                                }};
+    return check_node(graph, node, kernels);
+}
+
+bool may_run_in_place(Op op) {
+    switch (op) {
+        case Op::ADD:
+        case Op::MUL:
+        case Op::SCALE:
+        case Op::RMS_NORM:
+        case Op::ROPE:
+        case Op::SILU:
+        case Op::GELU:
+        case Op::GELU_TANH:
+        case Op::SWIGLU:
+        case Op::GEGLU:
+        case Op::SOFTMAX:
+        case Op::SOFTCAP:
+            return true;
+        default:
+            return false;
+    }
 }
 
 }  // namespace tessera::backend::cpu
