@@ -2,15 +2,21 @@
 // activations, already converted by quantize.comp to the weights' partner type (Q8_0, Q8_1,
 // Q8_K, or floats for F32, F16 and BF16 weights).
 //
-// Each thread computes a tile of ROWS weight rows (constant 3) by COLUMNS activation columns
-// (constant 2): a weight block, once decoded, meets every column, and an activation block, once
-// loaded, meets every row, so that the loads per product fall with the tile (devices that
+// Each thread computes a tile of ROWS weight rows by COLUMNS activation columns (specialization
+// constants 3 and 2): a weight block, once decoded, meets every column, and an activation block,
+// once loaded, meets every row, so that the loads per product fall with the tile (devices that
 // fetch memory lane by lane, like lavapipe, gain the most). THREADS_PER_ROW threads (constant
 // 1; 1 on a CPU device) share a tile's rows and take their blocks in turn, adding their partial
 // sums in a fixed tree. Per block the dot product is the CPU's: the exact integer dot of the
 // levels and the activation quants, then the block scales, in the same float operations; only
 // the order in which the blocks' results are added differs.
+//
+// WIDE_LOADS (the "_wide" variants, for devices with shaderInt64) reads weights and converted
+// activations 8 bytes at a time; the results are the same bits.
 #version 450
+#if defined(WIDE_LOADS)
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#endif
 #include "common.glsl"
 #include "numerics.glsl"
 #include "quant.glsl"
@@ -36,30 +42,168 @@ layout(push_constant, std430) uniform Parameters {
 
 Words weights;
 Words activations;
-uint first_row;     // the thread's tile: rows first_row ..., n_rows of them
-uint n_rows;
-uint first_column;  // and columns first_column ..., n_columns of them
-uint n_columns;
+uint first_row;     // the thread's tile: rows first_row ..., ROWS of them
+uint first_column;  // and columns first_column ..., COLUMNS of them
 float sums[TILE];   // row r, column c at r * COLUMNS + c
 shared float partial[WORKGROUP_SIZE * TILE];
 
+// A tile past the last row or column reads the last one again and stores nothing for it, so that
+// every loop over a tile runs a constant ROWS or COLUMNS times: the compiler unrolls them and
+// keeps the tile's arrays in registers (a loop of variable length leaves them in memory, where
+// lavapipe reads and writes them lane by lane).
 uint block_start(uint r, uint index) {
-    return p.weights_offset + (first_row + r) * p.row_bytes + index * BLOCK_BYTES;
+    return p.weights_offset + min(first_row + r, p.n - 1u) * p.row_bytes + index * BLOCK_BYTES;
 }
 
 uint column_base(uint c) {
-    return (first_column + c) * p.column_words;
+    return min(first_column + c, p.m - 1u) * p.column_words;
 }
+
+#if defined(WIDE_LOADS)
+
+// The variant for devices with 64-bit integers (shaderInt64): memory is read 8 bytes at a time,
+// half the reads of the 32-bit variant.
+layout(buffer_reference, std430, buffer_reference_align = 8) buffer Doublewords {
+    uint64_t word[];
+};
+
+// Words `index` and `index` + 1 of the converted activations; `index` is even (their blocks
+// are an even number of words, and their scratch space is 8-byte aligned).
+uvec2 activation_pair(uint index) {
+    return unpackUint2x32(Doublewords(packUint2x32(p.activations)).word[index / 2u]);
+}
+
+#else
+
+uvec2 activation_pair(uint index) {
+    return uvec2(activations.word[index], activations.word[index + 1u]);
+}
+
+#endif
+
+#if defined(TYPE_Q4_0) || defined(TYPE_Q4_1) || defined(TYPE_Q5_0) || defined(TYPE_Q5_1) || \
+    defined(TYPE_Q8_0)
+
+// The tile's current weight blocks, each read from memory once as whole words and kept aligned
+// in registers: block r's byte b is byte b % 4 of cached[r * BLOCK_WORDS + b / 4]. Cutting the
+// fields out of memory one by one would read most words twice (the blocks are not word
+// aligned), and every read from memory is costly on a device that fetches it lane by lane.
+// (The K-quants' blocks are too large for this: indexed by group, the copy would compile into
+// very large shaders. They read their fields from memory, through the same functions.)
+const uint BLOCK_WORDS = (BLOCK_BYTES + 3u) / 4u;
+uint cached[ROWS * BLOCK_WORDS];
+
+#if defined(WIDE_LOADS)
+
+void cache_blocks(uint index) {
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+        const uint64_t address = packUint2x32(p.weights) + uint64_t(block_start(r, index));
+        const uint shift = uint(address & 7ul) * 8u;
+        Doublewords memory = Doublewords(address & ~uint64_t(7));
+        uint64_t next = memory.word[0];
+        [[unroll]] for (uint i = 0; i < (BLOCK_WORDS + 1u) / 2u; ++i) {
+            const uint64_t doubleword = next;
+            next = memory.word[i + 1u];
+            // Two shifts, so that shift 0 moves `next` out entirely.
+            const uint64_t aligned = (doubleword >> shift) | ((next << (63u - shift)) << 1u);
+            cached[r * BLOCK_WORDS + 2u * i] = uint(aligned);
+            if (2u * i + 1u < BLOCK_WORDS) {
+                cached[r * BLOCK_WORDS + 2u * i + 1u] = uint(aligned >> 32);
+            }
+        }
+    }
+}
+
+#else
+
+void cache_blocks(uint index) {
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+        const uint start = block_start(r, index);
+        const uint first = start >> 2;
+        const uint shift = (start & 3u) * 8u;
+        uint next = weights.word[first];
+        [[unroll]] for (uint i = 0; i < BLOCK_WORDS; ++i) {
+            const uint word = next;
+            next = weights.word[first + i + 1u];
+            // Two shifts, so that shift 0 moves `next` out entirely.
+            cached[r * BLOCK_WORDS + i] = (word >> shift) | ((next << (31u - shift)) << 1u);
+        }
+    }
+}
+
+#endif
+
+uint cached_byte(uint r, uint offset) {
+    return (cached[r * BLOCK_WORDS + offset / 4u] >> ((offset % 4u) * 8u)) & 0xffu;
+}
+
+// A 16-bit field at an even offset.
+uint cached_u16(uint r, uint offset) {
+    return (cached[r * BLOCK_WORDS + offset / 4u] >> ((offset % 4u) * 8u)) & 0xffffu;
+}
+
+uint cached_u32(uint r, uint offset) {
+    const uint shift = (offset % 4u) * 8u;
+    const uint low = cached[r * BLOCK_WORDS + offset / 4u];
+    const uint high = cached[r * BLOCK_WORDS + min(offset / 4u + 1u, BLOCK_WORDS - 1u)];
+    return (low >> shift) | ((high << (31u - shift)) << 1u);
+}
+
+#elif !defined(TYPE_F32) && !defined(TYPE_F16) && !defined(TYPE_BF16)
+
+uint block_starts[ROWS];  // the tile's current blocks, by row
+
+void cache_blocks(uint index) {
+    [[unroll]] for (uint r = 0; r < ROWS; ++r) block_starts[r] = block_start(r, index);
+}
+
+uint cached_byte(uint r, uint offset) {
+    return byte_at(weights, block_starts[r] + offset);
+}
+
+uint cached_u16(uint r, uint offset) {
+    return u16_at(weights, block_starts[r] + offset);
+}
+
+uint cached_u32(uint r, uint offset) {
+    return u32_at(weights, block_starts[r] + offset);
+}
+
+int cached_signed_byte(uint r, uint offset) {
+    return bitfieldExtract(int(cached_byte(r, offset)), 0, 8);
+}
+
+// Q3_K's 16 6-bit scales in 12 bytes at `scales`, stored offset by 32 (as q3_k_scale).
+int cached_q3_k_scale(uint r, uint scales, uint j) {
+    const uint low =
+        j < 8u ? cached_byte(r, scales + j) & 0xfu : cached_byte(r, scales + j - 8u) >> 4;
+    const uint high = (cached_byte(r, scales + 8u + j % 4u) >> (2u * (j / 4u))) & 3u;
+    return int(low | (high << 4)) - 32;
+}
+
+// Q4_K's and Q5_K's 6-bit scale and min of 32-element group j (as k4_scale_min).
+void cached_k4_scale_min(uint r, uint scales, uint j, out uint scale, out uint minimum) {
+    if (j < 4u) {
+        scale = cached_byte(r, scales + j) & 63u;
+        minimum = cached_byte(r, scales + j + 4u) & 63u;
+    } else {
+        scale = (cached_byte(r, scales + j + 4u) & 0xfu) |
+                ((cached_byte(r, scales + j - 4u) >> 6) << 4);
+        minimum = (cached_byte(r, scales + j + 4u) >> 4) | ((cached_byte(r, scales + j) >> 6) << 4);
+    }
+}
+
+#endif
 
 #if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
 
 // Float weights: one element per block, products and sums in float.
 void accumulate_block(uint element) {
     float w[ROWS];
-    for (uint r = 0; r < n_rows; ++r) w[r] = dequantize(weights, block_start(r, element), 0u);
-    for (uint c = 0; c < n_columns; ++c) {
+    for (uint r = 0; r < ROWS; ++r) w[r] = dequantize(weights, block_start(r, element), 0u);
+    for (uint c = 0; c < COLUMNS; ++c) {
         const float x = uintBitsToFloat(activations.word[column_base(c) + element]);
-        for (uint r = 0; r < n_rows; ++r) sums[r * COLUMNS + c] += w[r] * x;
+        for (uint r = 0; r < ROWS; ++r) sums[r * COLUMNS + c] += w[r] * x;
     }
 }
 
@@ -75,54 +219,59 @@ uint spread_fifth_bits(uint bits) {
 // 32-element blocks against Q8_0 (Q8_1) blocks of activations: 10 words each, the scale, the
 // quants' sum (Q8_1: s), then the quants.
 void accumulate_block(uint index) {
+    cache_blocks(index);
     float d[ROWS];
     float m[ROWS];
     uint levels[ROWS * 8];  // row r's element 4i + b in byte b of levels[r * 8 + i]
-    for (uint r = 0; r < n_rows; ++r) {
-        const uint block = block_start(r, index);
-        d[r] = half_to_float(u16_at(weights, block));
+    for (uint r = 0; r < ROWS; ++r) {
+        d[r] = half_to_float(cached_u16(r, 0u));
         m[r] = 0.0;
 #if defined(TYPE_Q4_0)
         for (uint i = 0; i < 4u; ++i) {
-            const uint q = u32_at(weights, block + 2u + 4u * i);
+            const uint q = cached_u32(r, 2u + 4u * i);
             levels[r * 8u + i] = q & 0x0f0f0f0fu;
             levels[r * 8u + 4u + i] = (q >> 4) & 0x0f0f0f0fu;
         }
 #elif defined(TYPE_Q5_0)
-        const uint high = u32_at(weights, block + 2u);
+        const uint high = cached_u32(r, 2u);
         for (uint i = 0; i < 4u; ++i) {
-            const uint q = u32_at(weights, block + 6u + 4u * i);
+            const uint q = cached_u32(r, 6u + 4u * i);
             levels[r * 8u + i] = (q & 0x0f0f0f0fu) | spread_fifth_bits(high >> (4u * i));
             levels[r * 8u + 4u + i] =
                 ((q >> 4) & 0x0f0f0f0fu) | spread_fifth_bits(high >> (16u + 4u * i));
         }
 #elif defined(TYPE_Q4_1)
-        m[r] = half_to_float(u16_at(weights, block + 2u));
+        m[r] = half_to_float(cached_u16(r, 2u));
         for (uint i = 0; i < 4u; ++i) {
-            const uint q = u32_at(weights, block + 4u + 4u * i);
+            const uint q = cached_u32(r, 4u + 4u * i);
             levels[r * 8u + i] = q & 0x0f0f0f0fu;
             levels[r * 8u + 4u + i] = (q >> 4) & 0x0f0f0f0fu;
         }
 #elif defined(TYPE_Q5_1)
-        m[r] = half_to_float(u16_at(weights, block + 2u));
-        const uint high = u32_at(weights, block + 4u);
+        m[r] = half_to_float(cached_u16(r, 2u));
+        const uint high = cached_u32(r, 4u);
         for (uint i = 0; i < 4u; ++i) {
-            const uint q = u32_at(weights, block + 8u + 4u * i);
+            const uint q = cached_u32(r, 8u + 4u * i);
             levels[r * 8u + i] = (q & 0x0f0f0f0fu) | spread_fifth_bits(high >> (4u * i));
             levels[r * 8u + 4u + i] =
                 ((q >> 4) & 0x0f0f0f0fu) | spread_fifth_bits(high >> (16u + 4u * i));
         }
 #elif defined(TYPE_Q8_0)
-        for (uint i = 0; i < 8u; ++i) levels[r * 8u + i] = u32_at(weights, block + 2u + 4u * i);
+        for (uint i = 0; i < 8u; ++i) levels[r * 8u + i] = cached_u32(r, 2u + 4u * i);
 #endif
     }
-    for (uint c = 0; c < n_columns; ++c) {
+    for (uint c = 0; c < COLUMNS; ++c) {
         const uint a = column_base(c) + index * 10u;
         uint quants[8];
-        for (uint i = 0; i < 8u; ++i) quants[i] = activations.word[a + 2u + i];
-        const float da = uintBitsToFloat(activations.word[a]);
-        const uint extra = activations.word[a + 1u];  // Q8_0: the quants' sum; Q8_1: s
-        for (uint r = 0; r < n_rows; ++r) {
+        for (uint i = 0; i < 4u; ++i) {
+            const uvec2 pair = activation_pair(a + 2u + 2u * i);
+            quants[2u * i] = pair.x;
+            quants[2u * i + 1u] = pair.y;
+        }
+        const uvec2 head = activation_pair(a);
+        const float da = uintBitsToFloat(head.x);
+        const uint extra = head.y;  // Q8_0: the quants' sum; Q8_1: s
+        for (uint r = 0; r < ROWS; ++r) {
             int isum = 0;
             for (uint i = 0; i < 8u; ++i) {
 #if defined(TYPE_Q8_0)
@@ -153,27 +302,27 @@ int isums[TILE];
 int msums[TILE];
 
 void accumulate_block(uint index) {
+    cache_blocks(index);
     for (uint t = 0; t < TILE; ++t) {
         isums[t] = 0;
         msums[t] = 0;
     }
     float d[ROWS];
     float dmin[ROWS];
-    for (uint r = 0; r < n_rows; ++r) {
-        const uint block = block_start(r, index);
+    for (uint r = 0; r < ROWS; ++r) {
         dmin[r] = 0.0;
 #if defined(TYPE_Q2_K)
-        d[r] = half_to_float(u16_at(weights, block + 80u));
-        dmin[r] = half_to_float(u16_at(weights, block + 82u));
+        d[r] = half_to_float(cached_u16(r, 80u));
+        dmin[r] = half_to_float(cached_u16(r, 82u));
 #elif defined(TYPE_Q3_K)
-        d[r] = half_to_float(u16_at(weights, block + 108u));
+        d[r] = half_to_float(cached_u16(r, 108u));
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
-        d[r] = half_to_float(u16_at(weights, block));
-        dmin[r] = half_to_float(u16_at(weights, block + 2u));
+        d[r] = half_to_float(cached_u16(r, 0u));
+        dmin[r] = half_to_float(cached_u16(r, 2u));
 #elif defined(TYPE_Q6_K)
-        d[r] = half_to_float(u16_at(weights, block + 208u));
+        d[r] = half_to_float(cached_u16(r, 208u));
 #elif defined(TYPE_Q8_K)
-        d[r] = uintBitsToFloat(u32_at(weights, block));
+        d[r] = uintBitsToFloat(cached_u32(r, 0u));
 #endif
     }
 #if defined(TYPE_Q3_K)
@@ -190,48 +339,47 @@ void accumulate_block(uint index) {
         uint levels[ROWS * 4];
         int scale[ROWS];
         int minimum[ROWS];
-        for (uint r = 0; r < n_rows; ++r) {
-            const uint block = block_start(r, index);
-            scale[r] = 1;
+        for (uint r = 0; r < ROWS; ++r) {
+                scale[r] = 1;
             minimum[r] = 0;
 #if defined(TYPE_Q2_K)
             const uint shift = 2u * ((first % 128u) / 32u);
             for (uint i = 0; i < 4u; ++i) {
-                levels[r * 4u + i] = (u32_at(weights, block + 16u + (first / 128u) * 32u +
+                levels[r * 4u + i] = (cached_u32(r, 16u + (first / 128u) * 32u +
                                                           first % 32u + 4u * i) >> shift) &
                                      0x03030303u;
             }
-            const uint packed = byte_at(weights, block + group);
+            const uint packed = cached_byte(r, group);
             scale[r] = int(packed & 0xfu);
             minimum[r] = int(packed >> 4);
 #elif defined(TYPE_Q3_K)
             const uint shift = 2u * ((first % 128u) / 32u);
             for (uint i = 0; i < 4u; ++i) {
-                const uint low = (u32_at(weights, block + 32u + (first / 128u) * 32u +
+                const uint low = (cached_u32(r, 32u + (first / 128u) * 32u +
                                                       first % 32u + 4u * i) >> shift) &
                                  0x03030303u;
                 const uint high =
-                    (u32_at(weights, block + first % 32u + 4u * i) >> (first / 32u)) & 0x01010101u;
+                    (cached_u32(r, first % 32u + 4u * i) >> (first / 32u)) & 0x01010101u;
                 levels[r * 4u + i] = low | (high << 2);
             }
-            scale[r] = q3_k_scale(weights, block + 96u, group);
+            scale[r] = cached_q3_k_scale(r, 96u, group);
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
             const uint group32 = group / 2u;
             uint group_scale, group_min;
-            k4_scale_min(weights, block + 4u, group32, group_scale, group_min);
+            cached_k4_scale_min(r, 4u, group32, group_scale, group_min);
             scale[r] = int(group_scale);
             minimum[r] = int(group_min);
             for (uint i = 0; i < 4u; ++i) {
 #if defined(TYPE_Q4_K)
-                levels[r * 4u + i] = (u32_at(weights, block + 16u + group32 / 2u * 32u +
+                levels[r * 4u + i] = (cached_u32(r, 16u + group32 / 2u * 32u +
                                                           first % 32u + 4u * i) >> (4u * (group32 % 2u))) &
                                      0x0f0f0f0fu;
 #else
-                const uint low = (u32_at(weights, block + 48u + group32 / 2u * 32u + first % 32u +
+                const uint low = (cached_u32(r, 48u + group32 / 2u * 32u + first % 32u +
                                                       4u * i) >> (4u * (group32 % 2u))) &
                                  0x0f0f0f0fu;
                 const uint high =
-                    (u32_at(weights, block + 16u + first % 32u + 4u * i) >> group32) & 0x01010101u;
+                    (cached_u32(r, 16u + first % 32u + 4u * i) >> group32) & 0x01010101u;
                 levels[r * 4u + i] = low | (high << 4);
 #endif
             }
@@ -240,25 +388,26 @@ void accumulate_block(uint index) {
             const uint part = (first % 128u) / 32u;
             const uint l = first % 32u;
             for (uint i = 0; i < 4u; ++i) {
-                const uint low = (u32_at(weights, block + base / 2u + l + 32u * (part % 2u) + 4u * i) >>
+                const uint low = (cached_u32(r, base / 2u + l + 32u * (part % 2u) + 4u * i) >>
                                   (4u * (part / 2u))) &
                                  0x0f0f0f0fu;
                 const uint high =
-                    (u32_at(weights, block + 128u + base / 4u + l + 4u * i) >> (2u * part)) &
+                    (cached_u32(r, 128u + base / 4u + l + 4u * i) >> (2u * part)) &
                     0x03030303u;
                 levels[r * 4u + i] = low | (high << 4);
             }
-            scale[r] = signed_byte_at(weights, block + 192u + group);
+            scale[r] = cached_signed_byte(r, 192u + group);
 #elif defined(TYPE_Q8_K)
-            for (uint i = 0; i < 4u; ++i) levels[r * 4u + i] = u32_at(weights, block + 4u + first + 4u * i);
+            for (uint i = 0; i < 4u; ++i) levels[r * 4u + i] = cached_u32(r, 4u + first + 4u * i);
 #endif
         }
-        for (uint c = 0; c < n_columns; ++c) {
-            const uint a = column_base(c) + index * 81u;
-            uint quants[4];
-            for (uint i = 0; i < 4u; ++i) quants[i] = activations.word[a + 1u + 4u * group + i];
-            const int group_sum = int(activations.word[a + 65u + group]);
-            for (uint r = 0; r < n_rows; ++r) {
+        for (uint c = 0; c < COLUMNS; ++c) {
+            const uint a = column_base(c) + index * 82u;
+            const uvec2 low = activation_pair(a + 2u + 4u * group);
+            const uvec2 high = activation_pair(a + 4u + 4u * group);
+            const uint quants[4] = uint[4](low.x, low.y, high.x, high.y);
+            const int group_sum = int(activations.word[a + 66u + group]);
+            for (uint r = 0; r < ROWS; ++r) {
                 int dot = 0;
                 for (uint i = 0; i < 4u; ++i) {
 #if defined(TYPE_Q8_K)
@@ -272,9 +421,9 @@ void accumulate_block(uint index) {
             }
         }
     }
-    for (uint c = 0; c < n_columns; ++c) {
-        const float da = uintBitsToFloat(activations.word[column_base(c) + index * 81u]);
-        for (uint r = 0; r < n_rows; ++r) {
+    for (uint c = 0; c < COLUMNS; ++c) {
+        const float da = uintBitsToFloat(activations.word[column_base(c) + index * 82u]);
+        for (uint r = 0; r < ROWS; ++r) {
             const uint t = r * COLUMNS + c;
 #if defined(TYPE_Q2_K) || defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
             precise float scaled =
@@ -300,12 +449,10 @@ void main() {
     const uint lane = gl_LocalInvocationID.x % THREADS_PER_ROW;
     first_row = (group % p.row_groups) * rows_per_group +
                 gl_LocalInvocationID.x / THREADS_PER_ROW * ROWS;
-    n_rows = first_row < p.n ? min(ROWS, p.n - first_row) : 0u;
     first_column = (group / p.row_groups) * COLUMNS;
-    n_columns = min(COLUMNS, p.m - first_column);
 
     for (uint t = 0; t < TILE; ++t) sums[t] = 0.0;
-    if (n_rows > 0u) {
+    if (first_row < p.n) {
         const uint n_blocks = p.k / BLOCK_ELEMENTS;
         for (uint b = lane; b < n_blocks; b += THREADS_PER_ROW) accumulate_block(b);
     }
@@ -324,9 +471,11 @@ void main() {
     }
     if (lane == 0u) {
         Floats dst = Floats(p.dst);
-        for (uint r = 0; r < n_rows; ++r) {
-            for (uint c = 0; c < n_columns; ++c) {
-                dst.value[(first_column + c) * p.n + first_row + r] = sums[r * COLUMNS + c];
+        for (uint r = 0; r < ROWS; ++r) {
+            for (uint c = 0; c < COLUMNS; ++c) {
+                if (first_row + r < p.n && first_column + c < p.m) {
+                    dst.value[(first_column + c) * p.n + first_row + r] = sums[r * COLUMNS + c];
+                }
             }
         }
     }

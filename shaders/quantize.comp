@@ -5,7 +5,9 @@
 //   TYPE_Q8_0  per 32 elements: the scale (the float of its half), the sum of the quants, and
 //              the 32 quants in 8 words (element 4i + b in byte b of word i);
 //   TYPE_Q8_1  the same with Q8_1's s (the half of d times the quants' sum) as the second word;
-//   TYPE_Q8_K  per 256: the scale, 256 quants in 64 words, 16 group sums;
+//   TYPE_Q8_K  per 256: the scale, a zero word (so that the quants start 8 bytes into the
+//              block, and a block is an even number of words), 256 quants in 64 words, 16
+//              group sums;
 //   TYPE_F16, TYPE_BF16   one float per element, rounded to the type.
 // One thread per block (per element for F16 and BF16), scanning it in order as the CPU does.
 #version 450
@@ -24,7 +26,7 @@ const uint BLOCK = 32;
 const uint BLOCK_WORDS = 10;
 #elif defined(TYPE_Q8_K)
 const uint BLOCK = 256;
-const uint BLOCK_WORDS = 81;
+const uint BLOCK_WORDS = 82;
 #else
 const uint BLOCK = 1;
 const uint BLOCK_WORDS = 1;
@@ -94,10 +96,11 @@ void main() {
                 group_sum += q;
                 packed |= (uint(q) & 0xffu) << (8u * b);
             }
-            dst.word[out_base + 1u + 4u * group + w] = packed;
+            dst.word[out_base + 2u + 4u * group + w] = packed;
         }
-        dst.word[out_base + 65u + group] = uint(group_sum);
+        dst.word[out_base + 66u + group] = uint(group_sum);
     }
     dst.word[out_base] = floatBitsToUint(divide_rn(1.0, inverse_scale));
+    dst.word[out_base + 1u] = 0u;
 #endif
 }

@@ -33,6 +33,9 @@
 #include "backends/cpu/ops/cache_rows.h"
 #include "backends/cpu/quant_dot.h"
 #include "backends/cpu/thread_pool.h"
+#ifdef TESSERA_BUILD_VULKAN
+#include "backends/vulkan/vulkan_backend.h"
+#endif
 #include "formats/error.h"
 #include "formats/quant/codec.h"
 #include "formats/quant/half.h"
@@ -228,31 +231,50 @@ std::vector<double> as_doubles(const std::vector<int32_t>& x) {
 
 struct DeviceUnderTest {
     DeviceInfo info;
-    int index;  // within its backend
+    int index;           // within its backend
+    bool plain = false;  // Vulkan: opened without its optional features (use_optional_features)
 };
 
 // gtest prints parameters with this: "cpu0 (Intel(R) Xeon(R) ...)".
 void PrintTo(const DeviceUnderTest& device, std::ostream* out) {
-    *out << device.info.backend << device.index << " (" << device.info.name << ")";
+    *out << device.info.backend << device.index << (device.plain ? "_plain" : "") << " ("
+         << device.info.name << ")";
 }
 
+// Every device; each Vulkan device a second time without its optional features, so that the
+// shader variants for the plainest device run too.
 std::vector<DeviceUnderTest> devices_under_test() {
     std::vector<DeviceUnderTest> devices;
     for (const DeviceInfo& info : list_devices()) {
         int index = 0;
-        for (const DeviceUnderTest& seen : devices) index += seen.info.backend == info.backend;
+        for (const DeviceUnderTest& seen : devices) {
+            index += seen.info.backend == info.backend && !seen.plain;
+        }
         devices.push_back({info, index});
+        if (info.backend == "vulkan") devices.push_back({info, index, true});
     }
     return devices;
 }
 
 std::string device_test_name(const testing::TestParamInfo<DeviceUnderTest>& param) {
-    return param.param.info.backend + std::to_string(param.param.index);
+    return param.param.info.backend + std::to_string(param.param.index) +
+           (param.param.plain ? "_plain" : "");
+}
+
+std::shared_ptr<Device> open_device_under_test(const DeviceUnderTest& device) {
+#ifdef TESSERA_BUILD_VULKAN
+    if (device.plain) {
+        backend::vulkan::DeviceOptions options;
+        options.use_optional_features = false;
+        return backend::vulkan::open_device(device.index, options);
+    }
+#endif
+    return open_device(device.info.backend, device.index);
 }
 
 class Conformance : public testing::TestWithParam<DeviceUnderTest> {
   protected:
-    void SetUp() override { device_ = open_device(GetParam().info.backend, GetParam().index); }
+    void SetUp() override { device_ = open_device_under_test(GetParam()); }
 
     bool is_cpu() const { return GetParam().info.backend == "cpu"; }
 

@@ -26,6 +26,10 @@ struct DeviceOptions {
     // every device-local buffer is reached through the staging buffer, as on a discrete GPU
     // (the tests use it to run that path on lavapipe).
     bool map_device_local_memory = true;
+    // Use the shader variants that need device features (64-bit integers) where the device has
+    // them. Off, every shader runs its variant for the plainest device (the tests use it to run
+    // those on a device that has the features).
+    bool use_optional_features = true;
 };
 std::shared_ptr<Device> open_device(int index, const DeviceOptions& options);
 

@@ -82,8 +82,8 @@ DeviceTuning tuning_of(VkPhysicalDevice device) {
     if (properties.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
         // Lanes fetch memory one by one there: larger tiles save loads.
         tuning.mul_mat_threads_per_row = 1;
-        tuning.mul_mat_rows = 4;
-        tuning.mul_mat_columns = 16;
+        tuning.mul_mat_rows = 8;
+        tuning.mul_mat_columns = 8;
     } else {
         tuning.mul_mat_threads_per_row = std::min<uint32_t>(32, tuning.subgroup_size);
         while (tuning.workgroup_size % tuning.mul_mat_threads_per_row != 0) {
@@ -144,11 +144,20 @@ std::shared_ptr<VulkanDevice> VulkanDevice::open(std::shared_ptr<VulkanInstance>
     queue_info.queueCount = 1;
     queue_info.pQueuePriorities = &priority;
 
+    // Buffer device addresses are required (list_devices() leaves out devices without them);
+    // 64-bit integers are enabled where the device has them, for MUL_MAT's wide variants.
+    VkPhysicalDeviceFeatures2 available{};
+    available.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    vkGetPhysicalDeviceFeatures2(physical_device, &available);
+    device->tuning_.wide_loads =
+        options.use_optional_features && available.features.shaderInt64 == VK_TRUE;
+
     VkPhysicalDeviceVulkan12Features features12{};
     features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     features12.bufferDeviceAddress = VK_TRUE;
     VkPhysicalDeviceFeatures2 features{};
     features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    features.features.shaderInt64 = device->tuning_.wide_loads ? VK_TRUE : VK_FALSE;
     features.pNext = &features12;
 
     VkDeviceCreateInfo info{};

@@ -37,6 +37,9 @@ struct DeviceTuning {
     uint32_t mul_mat_columns = 8;
     uint32_t max_group_count = 65535;  // per grid dimension
     uint32_t shared_memory_bytes = 16384;
+    // The device has 64-bit integers in shaders (shaderInt64), enabled: MUL_MAT runs its
+    // variants that read memory 8 bytes at a time.
+    bool wide_loads = false;
 };
 
 class VulkanDevice final : public Device, public std::enable_shared_from_this<VulkanDevice> {

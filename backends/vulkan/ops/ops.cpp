@@ -73,8 +73,9 @@ std::optional<TensorType> mul_mat_activation_type(TensorType weight_type) {
 }
 
 // The layouts of shaders/quantize.comp, in 32-bit words: Q8_0 and Q8_1 blocks are 10 words
-// (the scale, the quants' sum or Q8_1's s, 32 quants in 8 words), Q8_K super-blocks 81 (the
-// scale, 256 quants in 64 words, 16 group sums), F16 and BF16 one float per element.
+// (the scale, the quants' sum or Q8_1's s, 32 quants in 8 words), Q8_K super-blocks 82 (the
+// scale, a zero word, 256 quants in 64 words, 16 group sums), F16 and BF16 one float per
+// element. Blocks of an even number of words keep 64-bit reads aligned.
 uint64_t converted_activation_bytes(TensorType type, int64_t k, int64_t m) {
     const auto columns = static_cast<uint64_t>(m);
     const auto elements = static_cast<uint64_t>(k);
@@ -83,7 +84,7 @@ uint64_t converted_activation_bytes(TensorType type, int64_t k, int64_t m) {
         case TensorType::Q8_1:
             return columns * (elements / 32) * 10 * 4;
         case TensorType::Q8_K:
-            return columns * (elements / 256) * 81 * 4;
+            return columns * (elements / 256) * 82 * 4;
         case TensorType::F16:
         case TensorType::BF16:
             return columns * elements * 4;
