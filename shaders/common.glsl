@@ -11,6 +11,9 @@
 #extension GL_EXT_buffer_reference : require
 #extension GL_EXT_buffer_reference_uvec2 : require
 #extension GL_EXT_control_flow_attributes : require
+#if defined(INTEGER_DOT)
+#extension GL_EXT_spirv_intrinsics : require
+#endif
 
 layout(local_size_x_id = 0) in;
 const uint WORKGROUP_SIZE = gl_WorkGroupSize.x;
@@ -58,6 +61,22 @@ uint u32_at(Words data, uint offset) {
 }
 
 // The dot products of four packed bytes: unsigned by signed, and signed by signed.
+#if defined(INTEGER_DOT)
+// With INTEGER_DOT (devices with VK_KHR_shader_integer_dot_product), one instruction each:
+// OpSUDot and OpSDot (opcodes 4452 and 4450) on 32-bit operands in the packed 4x8-bit format
+// (PackedVectorFormat4x8Bit, 0), under the capabilities DotProduct (6019) and
+// DotProductInput4x8BitPacked (6018). glslc 2023.2 has no GLSL name for them.
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018],
+                  id = 4452) int signed_unsigned_dot(uint s, uint u, spirv_literal int format);
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018],
+                  id = 4450) int signed_signed_dot(uint a, uint b, spirv_literal int format);
+int dot4_unsigned_signed(uint u, uint s) {
+    return signed_unsigned_dot(s, u, 0);
+}
+int dot4_signed_signed(uint a, uint b) {
+    return signed_signed_dot(a, b, 0);
+}
+#else
 int dot4_unsigned_signed(uint u, uint s) {
     int sum = 0;
     [[unroll]] for (int i = 0; i < 4; ++i) {
@@ -72,3 +91,4 @@ int dot4_signed_signed(uint a, uint b) {
     }
     return sum;
 }
+#endif

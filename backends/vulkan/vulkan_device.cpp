@@ -59,6 +59,22 @@ DeviceInfo info_of(VkPhysicalDevice device) {
     return info;
 }
 
+bool has_device_extension(VkPhysicalDevice device, const char* name) {
+    uint32_t count = 0;
+    if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, nullptr) != VK_SUCCESS) {
+        return false;
+    }
+    std::vector<VkExtensionProperties> extensions(count);
+    if (vkEnumerateDeviceExtensionProperties(device, nullptr, &count, extensions.data()) !=
+        VK_SUCCESS) {
+        return false;
+    }
+    for (const VkExtensionProperties& extension : extensions) {
+        if (std::strcmp(extension.extensionName, name) == 0) return true;
+    }
+    return false;
+}
+
 // Workgroup sizes for the device: 64 threads or a whole subgroup if that is larger; MUL_MAT
 // rows split across a subgroup on a GPU, whole rows per thread on a CPU device (where a
 // workgroup runs as SIMD lanes and splitting a row only adds a reduction).
@@ -144,27 +160,44 @@ std::shared_ptr<VulkanDevice> VulkanDevice::open(std::shared_ptr<VulkanInstance>
     queue_info.queueCount = 1;
     queue_info.pQueuePriorities = &priority;
 
-    // Buffer device addresses are required (list_devices() leaves out devices without them);
-    // 64-bit integers are enabled where the device has them, for MUL_MAT's wide variants.
+    // Buffer device addresses are required (list_devices() leaves out devices without them).
+    // Optional features are enabled where the device has them: 64-bit integers for MUL_MAT's
+    // wide variants, integer dot products (VK_KHR_shader_integer_dot_product) for its dot
+    // variants.
+    const bool has_dot_extension =
+        has_device_extension(physical_device, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dot_available{};
+    dot_available.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR;
     VkPhysicalDeviceFeatures2 available{};
     available.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+    if (has_dot_extension) available.pNext = &dot_available;
     vkGetPhysicalDeviceFeatures2(physical_device, &available);
-    device->tuning_.wide_loads =
-        options.use_optional_features && available.features.shaderInt64 == VK_TRUE;
+    DeviceTuning& tuning = device->tuning_;
+    tuning.wide_loads = options.use_optional_features && available.features.shaderInt64 == VK_TRUE;
+    tuning.integer_dot = options.use_optional_features && has_dot_extension &&
+                         dot_available.shaderIntegerDotProduct == VK_TRUE;
 
+    VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dot_enabled{};
+    dot_enabled.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR;
+    dot_enabled.shaderIntegerDotProduct = VK_TRUE;
     VkPhysicalDeviceVulkan12Features features12{};
     features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     features12.bufferDeviceAddress = VK_TRUE;
+    if (tuning.integer_dot) features12.pNext = &dot_enabled;
     VkPhysicalDeviceFeatures2 features{};
     features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
-    features.features.shaderInt64 = device->tuning_.wide_loads ? VK_TRUE : VK_FALSE;
+    features.features.shaderInt64 = tuning.wide_loads ? VK_TRUE : VK_FALSE;
     features.pNext = &features12;
+    std::vector<const char*> extensions;
+    if (tuning.integer_dot) extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
 
     VkDeviceCreateInfo info{};
     info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
     info.pNext = &features;
     info.queueCreateInfoCount = 1;
     info.pQueueCreateInfos = &queue_info;
+    info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+    info.ppEnabledExtensionNames = extensions.data();
     check(vkCreateDevice(physical_device, &info, nullptr, &device->device_), "vkCreateDevice",
           doing);
     vkGetDeviceQueue(device->device_, device->queue_family_, 0, &device->queue_);

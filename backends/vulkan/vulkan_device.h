@@ -40,6 +40,9 @@ struct DeviceTuning {
     // The device has 64-bit integers in shaders (shaderInt64), enabled: MUL_MAT runs its
     // variants that read memory 8 bytes at a time.
     bool wide_loads = false;
+    // The device has integer dot products (VK_KHR_shader_integer_dot_product), enabled: MUL_MAT
+    // runs its variants that take the dot of four packed bytes in one instruction.
+    bool integer_dot = false;
 };
 
 class VulkanDevice final : public Device, public std::enable_shared_from_this<VulkanDevice> {

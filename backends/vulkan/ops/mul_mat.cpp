@@ -49,8 +49,11 @@ void build_mul_mat(const NodeContext& context, std::vector<Dispatch>& out) {
     const uint32_t column_groups = ceil_div(static_cast<uint64_t>(m), columns);
     Dispatch dispatch;
     dispatch.shader = "mul_mat_" + type_suffix(weights.type);
-    if (tuning.wide_loads && quant::type_info(weights.type).block_size > 1)
-        dispatch.shader += "_wide";
+    if (quant::type_info(weights.type).block_size > 1) {
+        // The variants for the optional features the device has (CMakeLists.txt builds them).
+        if (tuning.wide_loads) dispatch.shader += "_wide";
+        if (tuning.integer_dot) dispatch.shader += "_dot";
+    }
     dispatch.constants = {tuning.workgroup_size, tuning.mul_mat_threads_per_row, columns, rows};
     dispatch.push.word_address(context.src[0].address)
         .address(activations)
