@@ -157,9 +157,35 @@ void cache_blocks(uint index) {
     [[unroll]] for (uint r = 0; r < ROWS; ++r) block_starts[r] = block_start(r, index);
 }
 
-uint cached_byte(uint r, uint offset) {
-    return byte_at(weights, block_starts[r] + offset);
+// The 16 bytes at `offset` in row r's block, as four words: a group's levels, or a block's
+// scales. (Reading past a block's end stays inside the allocation's guard bytes.)
+#if defined(WIDE_LOADS)
+uvec4 cached_16_bytes(uint r, uint offset) {
+    const uint64_t address = packUint2x32(p.weights) + uint64_t(block_starts[r] + offset);
+    const uint shift = uint(address & 7ul) * 8u;
+    Doublewords memory = Doublewords(address & ~uint64_t(7));
+    const uint64_t first = memory.word[0];
+    const uint64_t second = memory.word[1];
+    const uint64_t third = memory.word[2];
+    // Two shifts, so that shift 0 moves the next doubleword out entirely.
+    const uint64_t low = (first >> shift) | ((second << (63u - shift)) << 1u);
+    const uint64_t high = (second >> shift) | ((third << (63u - shift)) << 1u);
+    return uvec4(unpackUint2x32(low), unpackUint2x32(high));
 }
+#else
+uvec4 cached_16_bytes(uint r, uint offset) {
+    const uint start = block_starts[r] + offset;
+    const uint first = start >> 2;
+    const uint shift = (start & 3u) * 8u;
+    uint words[5];
+    for (uint i = 0; i < 5u; ++i) words[i] = weights.word[first + i];
+    uvec4 aligned;
+    for (uint i = 0; i < 4u; ++i) {
+        aligned[i] = (words[i] >> shift) | ((words[i + 1u] << (31u - shift)) << 1u);
+    }
+    return aligned;
+}
+#endif
 
 uint cached_u16(uint r, uint offset) {
     return u16_at(weights, block_starts[r] + offset);
@@ -169,27 +195,26 @@ uint cached_u32(uint r, uint offset) {
     return u32_at(weights, block_starts[r] + offset);
 }
 
-int cached_signed_byte(uint r, uint offset) {
-    return bitfieldExtract(int(cached_byte(r, offset)), 0, 8);
+// Byte j of a block's scales, read once per block into four words.
+uint scale_byte(uvec4 scales, uint j) {
+    return (scales[j / 4u] >> ((j % 4u) * 8u)) & 0xffu;
 }
 
-// Q3_K's 16 6-bit scales in 12 bytes at `scales`, stored offset by 32 (as q3_k_scale).
-int cached_q3_k_scale(uint r, uint scales, uint j) {
-    const uint low =
-        j < 8u ? cached_byte(r, scales + j) & 0xfu : cached_byte(r, scales + j - 8u) >> 4;
-    const uint high = (cached_byte(r, scales + 8u + j % 4u) >> (2u * (j / 4u))) & 3u;
+// Q3_K's 16 6-bit scales in 12 bytes, stored offset by 32 (as quant.glsl's q3_k_scale).
+int q3_k_group_scale(uvec4 scales, uint j) {
+    const uint low = j < 8u ? scale_byte(scales, j) & 0xfu : scale_byte(scales, j - 8u) >> 4;
+    const uint high = (scale_byte(scales, 8u + j % 4u) >> (2u * (j / 4u))) & 3u;
     return int(low | (high << 4)) - 32;
 }
 
-// Q4_K's and Q5_K's 6-bit scale and min of 32-element group j (as k4_scale_min).
-void cached_k4_scale_min(uint r, uint scales, uint j, out uint scale, out uint minimum) {
+// Q4_K's and Q5_K's 6-bit scale and min of 32-element group j (as quant.glsl's k4_scale_min).
+void k4_group_scale_min(uvec4 scales, uint j, out uint scale, out uint minimum) {
     if (j < 4u) {
-        scale = cached_byte(r, scales + j) & 63u;
-        minimum = cached_byte(r, scales + j + 4u) & 63u;
+        scale = scale_byte(scales, j) & 63u;
+        minimum = scale_byte(scales, j + 4u) & 63u;
     } else {
-        scale = (cached_byte(r, scales + j + 4u) & 0xfu) |
-                ((cached_byte(r, scales + j - 4u) >> 6) << 4);
-        minimum = (cached_byte(r, scales + j + 4u) >> 4) | ((cached_byte(r, scales + j) >> 6) << 4);
+        scale = (scale_byte(scales, j + 4u) & 0xfu) | ((scale_byte(scales, j - 4u) >> 6) << 4);
+        minimum = (scale_byte(scales, j + 4u) >> 4) | ((scale_byte(scales, j) >> 6) << 4);
     }
 }
 
@@ -332,6 +357,19 @@ void accumulate_block(uint index) {
 #else
     const int zero = 0;
 #endif
+#if defined(TYPE_Q2_K)
+    const uint scales_offset = 0u;
+#elif defined(TYPE_Q3_K)
+    const uint scales_offset = 96u;
+#elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
+    const uint scales_offset = 4u;
+#elif defined(TYPE_Q6_K)
+    const uint scales_offset = 192u;
+#endif
+#if !defined(TYPE_Q8_K)
+    uvec4 scales[ROWS];
+    for (uint r = 0; r < ROWS; ++r) scales[r] = cached_16_bytes(r, scales_offset);
+#endif
     for (uint group = 0; group < 16u; ++group) {
         // Each row's 16 levels of the group (unsigned, but Q8_K's signed), four per word,
         // with the group's scale and minimum.
@@ -340,65 +378,57 @@ void accumulate_block(uint index) {
         int scale[ROWS];
         int minimum[ROWS];
         for (uint r = 0; r < ROWS; ++r) {
-                scale[r] = 1;
+            scale[r] = 1;
             minimum[r] = 0;
 #if defined(TYPE_Q2_K)
             const uint shift = 2u * ((first % 128u) / 32u);
-            for (uint i = 0; i < 4u; ++i) {
-                levels[r * 4u + i] = (cached_u32(r, 16u + (first / 128u) * 32u +
-                                                          first % 32u + 4u * i) >> shift) &
-                                     0x03030303u;
-            }
-            const uint packed = cached_byte(r, group);
+            const uvec4 q = cached_16_bytes(r, 16u + (first / 128u) * 32u + first % 32u);
+            for (uint i = 0; i < 4u; ++i) levels[r * 4u + i] = (q[i] >> shift) & 0x03030303u;
+            const uint packed = scale_byte(scales[r], group);
             scale[r] = int(packed & 0xfu);
             minimum[r] = int(packed >> 4);
 #elif defined(TYPE_Q3_K)
             const uint shift = 2u * ((first % 128u) / 32u);
+            const uvec4 low = cached_16_bytes(r, 32u + (first / 128u) * 32u + first % 32u);
+            const uvec4 high = cached_16_bytes(r, first % 32u);
             for (uint i = 0; i < 4u; ++i) {
-                const uint low = (cached_u32(r, 32u + (first / 128u) * 32u +
-                                                      first % 32u + 4u * i) >> shift) &
-                                 0x03030303u;
-                const uint high =
-                    (cached_u32(r, first % 32u + 4u * i) >> (first / 32u)) & 0x01010101u;
-                levels[r * 4u + i] = low | (high << 2);
+                levels[r * 4u + i] = ((low[i] >> shift) & 0x03030303u) |
+                                     (((high[i] >> (first / 32u)) & 0x01010101u) << 2);
             }
-            scale[r] = cached_q3_k_scale(r, 96u, group);
+            scale[r] = q3_k_group_scale(scales[r], group);
 #elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
             const uint group32 = group / 2u;
             uint group_scale, group_min;
-            cached_k4_scale_min(r, 4u, group32, group_scale, group_min);
+            k4_group_scale_min(scales[r], group32, group_scale, group_min);
             scale[r] = int(group_scale);
             minimum[r] = int(group_min);
-            for (uint i = 0; i < 4u; ++i) {
 #if defined(TYPE_Q4_K)
-                levels[r * 4u + i] = (cached_u32(r, 16u + group32 / 2u * 32u +
-                                                          first % 32u + 4u * i) >> (4u * (group32 % 2u))) &
-                                     0x0f0f0f0fu;
-#else
-                const uint low = (cached_u32(r, 48u + group32 / 2u * 32u + first % 32u +
-                                                      4u * i) >> (4u * (group32 % 2u))) &
-                                 0x0f0f0f0fu;
-                const uint high =
-                    (cached_u32(r, 16u + first % 32u + 4u * i) >> group32) & 0x01010101u;
-                levels[r * 4u + i] = low | (high << 4);
-#endif
+            const uvec4 q = cached_16_bytes(r, 16u + group32 / 2u * 32u + first % 32u);
+            for (uint i = 0; i < 4u; ++i) {
+                levels[r * 4u + i] = (q[i] >> (4u * (group32 % 2u))) & 0x0f0f0f0fu;
             }
+#else
+            const uvec4 low = cached_16_bytes(r, 48u + group32 / 2u * 32u + first % 32u);
+            const uvec4 high = cached_16_bytes(r, 16u + first % 32u);
+            for (uint i = 0; i < 4u; ++i) {
+                levels[r * 4u + i] = ((low[i] >> (4u * (group32 % 2u))) & 0x0f0f0f0fu) |
+                                     (((high[i] >> group32) & 0x01010101u) << 4);
+            }
+#endif
 #elif defined(TYPE_Q6_K)
             const uint base = (first / 128u) * 128u;
             const uint part = (first % 128u) / 32u;
             const uint l = first % 32u;
+            const uvec4 low = cached_16_bytes(r, base / 2u + l + 32u * (part % 2u));
+            const uvec4 high = cached_16_bytes(r, 128u + base / 4u + l);
             for (uint i = 0; i < 4u; ++i) {
-                const uint low = (cached_u32(r, base / 2u + l + 32u * (part % 2u) + 4u * i) >>
-                                  (4u * (part / 2u))) &
-                                 0x0f0f0f0fu;
-                const uint high =
-                    (cached_u32(r, 128u + base / 4u + l + 4u * i) >> (2u * part)) &
-                    0x03030303u;
-                levels[r * 4u + i] = low | (high << 4);
+                levels[r * 4u + i] = ((low[i] >> (4u * (part / 2u))) & 0x0f0f0f0fu) |
+                                     (((high[i] >> (2u * part)) & 0x03030303u) << 4);
             }
-            scale[r] = cached_signed_byte(r, 192u + group);
+            scale[r] = bitfieldExtract(int(scale_byte(scales[r], group)), 0, 8);
 #elif defined(TYPE_Q8_K)
-            for (uint i = 0; i < 4u; ++i) levels[r * 4u + i] = cached_u32(r, 4u + first + 4u * i);
+            const uvec4 q = cached_16_bytes(r, 4u + first);
+            for (uint i = 0; i < 4u; ++i) levels[r * 4u + i] = q[i];
 #endif
         }
         for (uint c = 0; c < COLUMNS; ++c) {
