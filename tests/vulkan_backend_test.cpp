@@ -32,6 +32,7 @@
 #include "tests/test_paths.h"
 
 #ifdef TESSERA_BUILD_VULKAN
+#include "backends/vulkan/vulkan_api.h"
 #include "backends/vulkan/vulkan_backend.h"
 #endif
 
@@ -186,6 +187,25 @@ TEST(VulkanBackend, DeviceErrorsComeAtWaitAndTheQueueGoesOn) {
 }
 
 #ifdef TESSERA_BUILD_VULKAN
+// A lost device cannot be brought about on lavapipe (it has no watchdog to reset a hung
+// shader), so this checks what every failed call turns a loss into: an Error that names the
+// call, what was being done and that the device must be opened again. The queue throws it from
+// wait() after waiting for every fence, so the process goes on (see the test above).
+TEST(VulkanBackend, ADeviceLossIsAClearError) {
+    try {
+        backend::vulkan::check(VK_ERROR_DEVICE_LOST, "vkWaitForFences", "waiting for a run");
+        FAIL() << "VK_ERROR_DEVICE_LOST did not throw";
+    } catch (const Error& error) {
+        const std::string message = error.what();
+        EXPECT_NE(message.find("vkWaitForFences failed with VK_ERROR_DEVICE_LOST"),
+                  std::string::npos)
+            << message;
+        EXPECT_NE(message.find("while waiting for a run"), std::string::npos) << message;
+        EXPECT_NE(message.find("must be opened again"), std::string::npos) << message;
+    }
+    EXPECT_NO_THROW(backend::vulkan::check(VK_SUCCESS, "vkWaitForFences", "waiting for a run"));
+}
+
 // Device-local memory left unmapped (as on a discrete GPU): every transfer goes through the
 // staging buffer, in slices when larger than it, and a copy within one buffer that overlaps
 // itself goes through it too; graphs run the same.
