@@ -37,6 +37,8 @@ struct Context::Compiled {
     backend::Tensor positions;
     backend::Tensor kept_rows;
     bool has_kept_rows = false;
+    backend::Tensor drafts;       // verification passes
+    backend::Tensor draft_probs;  // verification with draft distributions
     uint32_t n_logit_rows = 0;
     uint64_t last_used = 0;  // the decode step it last ran in
 };
@@ -54,7 +56,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
 
     // Size the inputs and activations for the largest pass this context runs, so that passes
     // compiled later fit in the same buffers.
-    const BuiltGraph largest = build(n_batch_, n_batch_ > 1);
+    const BuiltGraph largest =
+        build(n_batch_, n_batch_ > 1 ? PassKind::AllLogits : PassKind::LastLogits);
     input_capacity_ = std::max(largest.input_bytes, kMinBufferBytes);
     activation_capacity_ = std::max(largest.activation_bytes, kMinBufferBytes);
     inputs_ = device_.allocate(input_capacity_, backend::MemoryKind::HostVisible);
@@ -81,7 +84,8 @@ std::vector<backend::Buffer*> Context::buffer_table() {
     return table;
 }
 
-BuiltGraph Context::build(uint32_t n_tokens, bool all_logits) const {
+BuiltGraph Context::build(uint32_t n_tokens, PassKind kind) const {
+    const bool all_logits = kind != PassKind::LastLogits;
     const auto n_weight_buffers = static_cast<uint32_t>(model_->weight_buffers().size());
     const uint32_t inputs_index = n_weight_buffers;
     const uint32_t activations_index = n_weight_buffers + 1;
@@ -118,17 +122,32 @@ BuiltGraph Context::build(uint32_t n_tokens, bool all_logits) const {
         throw Error("forward pass of '" + std::string(model_->architecture().name) +
                     "' returned logits of the wrong shape or type");
     }
-    g.place(logits, logits_index, 0);
+    if (kind == PassKind::AllLogits || kind == PassKind::LastLogits) {
+        g.place(logits, logits_index, 0);
+        return g.finish();
+    }
+    // Verification: the logits stay in the activations; only the verdict lands where the host
+    // reads (the logits buffer, which is larger than it).
+    const int64_t k = m - 1;
+    const TensorId drafts = g.input("drafts", quant::TensorType::I32, {k, 1, 1, 1});
+    const TensorId draft_probs =
+        kind == PassKind::VerifyWithDraftProbs
+            ? g.input("draft_probs", quant::TensorType::F32, {int64_t{n_vocab()}, k, 1, 1})
+            : TensorId{};
+    const TensorId verdict =
+        g.draft_verify(logits, drafts, draft_probs, TensorId{}, verify_params_, "verdict");
+    g.place(verdict, logits_index, 0);
     return g.finish();
 }
 
-Context::Compiled& Context::compiled_for(uint32_t n_tokens, bool all_logits) {
-    if (n_tokens == 1) all_logits = false;  // one token: the same pass either way
-    const ShapeKey key{n_tokens, all_logits};
+Context::Compiled& Context::compiled_for(uint32_t n_tokens, PassKind kind) {
+    // One token: the same pass either way.
+    if (n_tokens == 1 && kind == PassKind::AllLogits) kind = PassKind::LastLogits;
+    const ShapeKey key{n_tokens, kind};
     if (auto it = compiled_.find(key); it != compiled_.end()) return *it->second;
 
-    BuiltGraph built = build(n_tokens, all_logits);
-    const uint32_t n_logit_rows = all_logits ? n_tokens : 1;
+    BuiltGraph built = build(n_tokens, kind);
+    const uint32_t n_logit_rows = kind == PassKind::AllLogits ? n_tokens : 1;
     // A pass that needs more room than the buffers have gets larger buffers; passes compiled
     // over the old ones are dropped (and compiled again when next needed).
     const bool grow_inputs = built.input_bytes > input_capacity_;
@@ -171,24 +190,27 @@ Context::Compiled& Context::compiled_for(uint32_t n_tokens, bool all_logits) {
             compiled->kept_rows = tensor;
             compiled->has_kept_rows = true;
         }
+        if (tensor.name == "drafts") compiled->drafts = tensor;
+        if (tensor.name == "draft_probs") compiled->draft_probs = tensor;
     }
     compiled->n_logit_rows = n_logit_rows;
     return *compiled_.emplace(key, std::move(compiled)).first->second;
 }
 
-void Context::write_input(const backend::Tensor& tensor, std::span<const int32_t> values) {
-    const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
-    const size_t size = values.size_bytes();
+void Context::write_input(const backend::Tensor& tensor, std::span<const uint8_t> bytes) {
     if (void* host = inputs_->host_data()) {
-        std::memcpy(static_cast<uint8_t*>(host) + tensor.offset, bytes, size);
+        std::memcpy(static_cast<uint8_t*>(host) + tensor.offset, bytes.data(), bytes.size());
     } else {
-        device_.upload(*inputs_, tensor.offset, {bytes, size});
+        device_.upload(*inputs_, tensor.offset, bytes);
     }
 }
 
-std::span<const float> Context::run_batch(std::span<const int32_t> tokens, bool all_logits) {
+void Context::write_input(const backend::Tensor& tensor, std::span<const int32_t> values) {
+    write_input(tensor, {reinterpret_cast<const uint8_t*>(values.data()), values.size_bytes()});
+}
+
+void Context::run_pass(Compiled& compiled, std::span<const int32_t> tokens, uint64_t seed) {
     const auto m = static_cast<uint32_t>(tokens.size());
-    Compiled& compiled = compiled_for(m, all_logits);
     compiled.last_used = ++n_runs_;
     const uint32_t start = cache_.n_filled();
 
@@ -204,9 +226,16 @@ std::span<const float> Context::run_batch(std::span<const int32_t> tokens, bool 
     backend::StepValues step;
     step.position = static_cast<int32_t>(start);
     step.n_kv = static_cast<int32_t>(start + m);
+    step.seed = seed;
     queue_->submit(*compiled.executable, step);
     queue_->wait();
     cache_.advance(m);
+}
+
+std::span<const float> Context::run_batch(std::span<const int32_t> tokens, bool all_logits) {
+    Compiled& compiled = compiled_for(static_cast<uint32_t>(tokens.size()),
+                                      all_logits ? PassKind::AllLogits : PassKind::LastLogits);
+    run_pass(compiled, tokens, 0);
 
     const size_t n_floats = size_t{n_vocab()} * compiled.n_logit_rows;
     if (const void* host = logits_->host_data()) {
@@ -218,16 +247,21 @@ std::span<const float> Context::run_batch(std::span<const int32_t> tokens, bool 
     return downloaded_;
 }
 
-std::span<const float> Context::decode(std::span<const int32_t> tokens, Logits logits) {
-    if (tokens.empty()) throw Error("decode: no tokens given");
+void Context::check_tokens(std::span<const int32_t> tokens, const char* what) const {
     const uint32_t vocabulary = n_vocab();
     for (size_t i = 0; i < tokens.size(); ++i) {
         if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= vocabulary) {
-            throw Error("decode: token id " + std::to_string(tokens[i]) + " (at index " +
-                        std::to_string(i) + ") is outside the vocabulary of " +
+            throw Error(std::string(what) + ": token id " + std::to_string(tokens[i]) +
+                        " (at index " + std::to_string(i) + ") is outside the vocabulary of " +
                         std::to_string(vocabulary) + " tokens");
         }
     }
+}
+
+std::span<const float> Context::decode(std::span<const int32_t> tokens, Logits logits) {
+    if (tokens.empty()) throw Error("decode: no tokens given");
+    const uint32_t vocabulary = n_vocab();
+    check_tokens(tokens, "decode");
     cache_.check_room(tokens.size());
 
     const bool all_logits = logits == Logits::All;
@@ -245,6 +279,72 @@ std::span<const float> Context::decode(std::span<const int32_t> tokens, Logits l
     }
     if (all_logits && several_batches) return gathered_;
     return result;
+}
+
+Verdict Context::verify(int32_t last_token, std::span<const int32_t> drafts,
+                        const backend::VerifyParams& params, uint64_t seed,
+                        std::span<const float> draft_probs) {
+    const size_t k = drafts.size();
+    if (k == 0) throw Error("verify: no draft tokens given");
+    if (k + 1 > n_batch_) {
+        throw Error("verify: " + std::to_string(k) + " drafts and the last token do not fit in a " +
+                    "pass of n_batch = " + std::to_string(n_batch_) + " tokens");
+    }
+    check_tokens({&last_token, 1}, "verify (last token)");
+    check_tokens(drafts, "verify (drafts)");
+    if (!draft_probs.empty() && draft_probs.size() != k * n_vocab()) {
+        throw Error("verify: draft_probs holds " + std::to_string(draft_probs.size()) +
+                    " floats; " + std::to_string(k) + " drafts need " +
+                    std::to_string(k * n_vocab()));
+    }
+    cache_.check_room(k + 1);
+    // Passes are compiled with their sampling parameters: new parameters drop the old passes.
+    const auto same = [](const backend::VerifyParams& a, const backend::VerifyParams& b) {
+        return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
+               a.min_p == b.min_p && a.acceptance == b.acceptance &&
+               a.typical_epsilon == b.typical_epsilon && a.typical_delta == b.typical_delta;
+    };
+    if (!same(params, verify_params_)) {
+        std::erase_if(compiled_, [](const auto& entry) {
+            return entry.first.second == PassKind::Verify ||
+                   entry.first.second == PassKind::VerifyWithDraftProbs;
+        });
+        verify_params_ = params;
+    }
+    const auto m = static_cast<uint32_t>(k + 1);
+    Compiled& compiled =
+        compiled_for(m, draft_probs.empty() ? PassKind::Verify : PassKind::VerifyWithDraftProbs);
+
+    std::vector<int32_t> tokens;
+    tokens.reserve(m);
+    tokens.push_back(last_token);
+    tokens.insert(tokens.end(), drafts.begin(), drafts.end());
+    write_input(compiled.drafts, drafts);
+    if (!draft_probs.empty()) {
+        write_input(compiled.draft_probs, {reinterpret_cast<const uint8_t*>(draft_probs.data()),
+                                           draft_probs.size_bytes()});
+    }
+    const uint32_t start = cache_.n_filled();
+    run_pass(compiled, tokens, seed);
+
+    std::vector<int32_t> result(2);
+    if (const void* host = logits_->host_data()) {
+        std::memcpy(result.data(), host, 2 * sizeof(int32_t));
+    } else {
+        device_.download(*logits_, 0, {reinterpret_cast<uint8_t*>(result.data()), 8});
+    }
+    Verdict verdict{result[0], result[1]};
+    if (verdict.n_accepted < 0 || static_cast<size_t>(verdict.n_accepted) > k ||
+        verdict.next_token < 0 || static_cast<uint32_t>(verdict.next_token) >= n_vocab()) {
+        cache_.truncate(start);
+        throw Error("verify: the device returned an impossible verdict (" +
+                    std::to_string(verdict.n_accepted) + " accepted, next token " +
+                    std::to_string(verdict.next_token) + ")");
+    }
+    // The rejected drafts' cache columns are forgotten: the sequence continues after the last
+    // accepted one, as if the rest had never been decoded.
+    cache_.truncate(start + 1 + static_cast<uint32_t>(verdict.n_accepted));
+    return verdict;
 }
 
 void Context::reset() {

@@ -34,6 +34,13 @@ enum class Logits : uint8_t {
     All,   // every token's logits (perplexity, speculative verification)
 };
 
+// What Context::verify decided: how many drafts the target accepted and the token it adds after
+// them (a correction where it rejected one, a bonus token where it accepted them all).
+struct Verdict {
+    int32_t n_accepted = 0;
+    int32_t next_token = -1;
+};
+
 class Context {
   public:
     // Throws tessera::Error for options that do not fit (n_batch 0, a KV type or context size the
@@ -50,6 +57,18 @@ class Context {
     // vocabulary, or tokens that would go past n_ctx; and for a failed run, after which the
     // context's position is where the failed batch started.
     std::span<const float> decode(std::span<const int32_t> tokens, Logits logits = Logits::Last);
+
+    // Speculative verification (backends/backend.h, DRAFT_VERIFY) in one pass: decodes
+    // [last_token, drafts...] at position(), keeps the k+1 rows of logits on the device, verifies
+    // the drafts there with `params` and the step's `seed`, and downloads only the verdict. The
+    // context then holds last_token and the accepted drafts: the rejected ones are rolled back
+    // (truncate), so position() grows by 1 + n_accepted. `draft_probs` is empty (deterministic
+    // drafts) or k distributions of n_vocab floats, one per draft, in order. Throws
+    // tessera::Error, before running anything, for no drafts, more than n_batch - 1 of them, a
+    // token outside the vocabulary, draft_probs of the wrong size, or no room in the cache.
+    Verdict verify(int32_t last_token, std::span<const int32_t> drafts,
+                   const backend::VerifyParams& params, uint64_t seed,
+                   std::span<const float> draft_probs = {});
 
     // Tokens the context holds: the position of the next one.
     uint32_t position() const { return cache_.n_filled(); }
@@ -71,13 +90,20 @@ class Context {
 
   private:
     struct Compiled;
-    using ShapeKey = std::pair<uint32_t, bool>;  // tokens per pass, all logits
+    // What a pass gives back: the last token's logits, every token's, or a DRAFT_VERIFY verdict
+    // (with or without draft distributions).
+    enum class PassKind : uint8_t { LastLogits, AllLogits, Verify, VerifyWithDraftProbs };
+    using ShapeKey = std::pair<uint32_t, PassKind>;  // tokens per pass, what it gives back
 
-    Compiled& compiled_for(uint32_t n_tokens, bool all_logits);
-    BuiltGraph build(uint32_t n_tokens, bool all_logits) const;
+    Compiled& compiled_for(uint32_t n_tokens, PassKind kind);
+    BuiltGraph build(uint32_t n_tokens, PassKind kind) const;
     std::vector<backend::Buffer*> buffer_table();
+    void write_input(const backend::Tensor& tensor, std::span<const uint8_t> bytes);
     void write_input(const backend::Tensor& tensor, std::span<const int32_t> values);
+    // Writes the tokens and their positions, runs the pass and advances the cache.
+    void run_pass(Compiled& compiled, std::span<const int32_t> tokens, uint64_t seed);
     std::span<const float> run_batch(std::span<const int32_t> tokens, bool all_logits);
+    void check_tokens(std::span<const int32_t> tokens, const char* what) const;
 
     std::shared_ptr<const Model> model_;
     backend::Device& device_;
@@ -91,6 +117,7 @@ class Context {
     uint64_t activation_capacity_ = 0;
     uint64_t logits_capacity_ = 0;  // in logit rows (tokens)
     std::map<ShapeKey, std::unique_ptr<Compiled>> compiled_;
+    backend::VerifyParams verify_params_;  // the ones the compiled verification passes use
     uint64_t n_runs_ = 0;
     std::vector<float> downloaded_;  // logits of a device whose buffers the host cannot read
     std::vector<float> gathered_;    // all logits of an input split into several batches

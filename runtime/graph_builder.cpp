@@ -439,6 +439,46 @@ TensorId GraphBuilder::top_k(TensorId x, int32_t k, std::string name) {
     return add_node(op, {x}, dst, params);
 }
 
+TensorId GraphBuilder::draft_verify(TensorId logits, TensorId drafts, TensorId draft_probs,
+                                    TensorId parents, const backend::VerifyParams& verify,
+                                    std::string name) {
+    constexpr Op op = Op::DRAFT_VERIFY;
+    check_id(op, logits, "target logits");
+    check_id(op, drafts, "draft tokens");
+    const backend::Tensor& l = tensor(logits);
+    const backend::Tensor& d = tensor(drafts);
+    require_type(op, name, l, TensorType::F32, "target logits");
+    require_type(op, name, d, TensorType::I32, "draft tokens");
+    if (!is_matrix(l)) fail(op, name, "target logits " + describe(l) + " must be [n_vocab, k+1]");
+    if (!is_vector(d) || d.shape[0] + 1 != l.shape[1]) {
+        fail(op, name,
+             "draft tokens " + describe(d) + " must be a vector of k = " +
+                 std::to_string(l.shape[1] - 1) + " for target logits " + describe(l));
+    }
+    const int64_t k = d.shape[0];
+    if (draft_probs.valid()) {
+        check_id(op, draft_probs, "draft distributions");
+        const backend::Tensor& q = tensor(draft_probs);
+        require_type(op, name, q, TensorType::F32, "draft distributions");
+        if (q.shape != Shape{l.shape[0], k, 1, 1}) {
+            fail(op, name, "draft distributions " + describe(q) + " must be [n_vocab, k]");
+        }
+    }
+    if (parents.valid()) {
+        check_id(op, parents, "tree parents");
+        const backend::Tensor& t = tensor(parents);
+        require_type(op, name, t, TensorType::I32, "tree parents");
+        if (!is_vector(t) || t.shape[0] != k) {
+            fail(op, name, "tree parents " + describe(t) + " must be a vector of k");
+        }
+    }
+    backend::OpParams params;
+    params.verify = verify;
+    const TensorId dst = activation(std::move(name), TensorType::I32, {k + 2, 1, 1, 1});
+    // Absent operands are invalid ids, index -1: the node's "no source".
+    return add_node(op, {logits, drafts, draft_probs, parents}, dst, params);
+}
+
 BuiltGraph GraphBuilder::finish() {
     std::vector<uint8_t> planned(kinds_.size());
     for (size_t t = 0; t < kinds_.size(); ++t) planned[t] = kinds_[t] == Kind::Activation;

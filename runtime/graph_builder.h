@@ -88,6 +88,10 @@ class GraphBuilder {
                         const Attention& attention, std::string name);
     TensorId argmax(TensorId x, std::string name);
     TensorId top_k(TensorId x, int32_t k, std::string name);
+    // DRAFT_VERIFY over target logits [n_vocab, k+1] and k draft tokens; `draft_probs` and
+    // `parents` may be invalid (deterministic drafts; a chain). Returns the I32 [k+2] verdict.
+    TensorId draft_verify(TensorId logits, TensorId drafts, TensorId draft_probs, TensorId parents,
+                          const backend::VerifyParams& verify, std::string name);
 
     const backend::Tensor& tensor(TensorId id) const;
     const backend::Graph& graph() const { return graph_; }
