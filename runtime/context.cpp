@@ -47,7 +47,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
       n_batch_(batch_size(*model_, options)),
       cache_(device_, model_->hparams().n_layer,
              int64_t{model_->hparams().head_dim_k} * model_->hparams().n_head_kv,
-             context_size(*model_, options), options.kv_type) {
+             context_size(*model_, options), options.kv_type),
+      keep_hidden_(options.keep_hidden_states) {
     backend::QueueOptions queue_options;
     queue_options.n_threads = options.n_threads;
     queue_ = device_.create_queue(queue_options);
@@ -62,6 +63,10 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
     logits_capacity_ = 1;
     logits_ =
         device_.allocate(uint64_t{n_vocab()} * sizeof(float), backend::MemoryKind::HostVisible);
+    if (keep_hidden_) {
+        hidden_ = device_.allocate(uint64_t{model_->hparams().n_embd} * sizeof(float),
+                                   backend::MemoryKind::HostVisible);
+    }
 }
 
 Context::~Context() = default;
@@ -78,6 +83,7 @@ std::vector<backend::Buffer*> Context::buffer_table() {
         table.push_back(&cache_.keys(layer));
         table.push_back(&cache_.values(layer));
     }
+    if (hidden_) table.push_back(hidden_.get());
     return table;
 }
 
@@ -119,6 +125,13 @@ BuiltGraph Context::build(uint32_t n_tokens, bool all_logits) const {
                     "' returned logits of the wrong shape or type");
     }
     g.place(logits, logits_index, 0);
+    if (keep_hidden_) {
+        if (!forward.final_hidden().valid()) {
+            throw Error("forward pass of '" + std::string(model_->architecture().name) +
+                        "' has no final norm to keep the hidden states of");
+        }
+        g.place(forward.final_hidden(), cache_index + 2 * cache_.n_layer(), 0);
+    }
     return g.finish();
 }
 
@@ -146,8 +159,16 @@ Context::Compiled& Context::compiled_for(uint32_t n_tokens, bool all_logits) {
         activation_capacity_ = built.activation_bytes;
     }
     if (grow_logits) {
+        // Both buffers are allocated before either replaces its predecessor.
+        std::unique_ptr<backend::Buffer> hidden;
+        if (keep_hidden_) {
+            hidden =
+                device_.allocate(uint64_t{model_->hparams().n_embd} * n_logit_rows * sizeof(float),
+                                 backend::MemoryKind::HostVisible);
+        }
         logits_ = device_.allocate(uint64_t{n_vocab()} * n_logit_rows * sizeof(float),
                                    backend::MemoryKind::HostVisible);
+        if (hidden) hidden_ = std::move(hidden);
         logits_capacity_ = n_logit_rows;
     }
     // Prompts of many lengths would each keep a pass; past a bound the least recently used
@@ -208,6 +229,14 @@ std::span<const float> Context::run_batch(std::span<const int32_t> tokens, bool 
     queue_->wait();
     cache_.advance(m);
 
+    if (keep_hidden_) {
+        const size_t n_hidden = size_t{model_->hparams().n_embd} * compiled.n_logit_rows;
+        const size_t kept = hidden_rows_.size();
+        hidden_rows_.resize(kept + n_hidden);
+        device_.download(
+            *hidden_, 0,
+            {reinterpret_cast<uint8_t*>(hidden_rows_.data() + kept), n_hidden * sizeof(float)});
+    }
     const size_t n_floats = size_t{n_vocab()} * compiled.n_logit_rows;
     if (const void* host = logits_->host_data()) {
         return {static_cast<const float*>(host), n_floats};
@@ -237,18 +266,25 @@ std::span<const float> Context::decode(std::span<const int32_t> tokens, Logits l
         gathered_.reserve(size_t{vocabulary} * tokens.size());
     }
     std::span<const float> result;
+    hidden_rows_.clear();
+    hidden_view_ = {};
     for (size_t first = 0; first < tokens.size(); first += n_batch_) {
+        // Logits::Last keeps only the last batch's row (and its hidden state).
+        if (!all_logits) hidden_rows_.clear();
         const size_t n = std::min<size_t>(n_batch_, tokens.size() - first);
         result = run_batch(tokens.subspan(first, n), all_logits);
         if (all_logits && several_batches)
             gathered_.insert(gathered_.end(), result.begin(), result.end());
     }
+    hidden_view_ = hidden_rows_;
     if (all_logits && several_batches) return gathered_;
     return result;
 }
 
 void Context::reset() {
     cache_.reset();
+    hidden_rows_.clear();
+    hidden_view_ = {};
 }
 
 void Context::truncate(uint32_t n_keep) {

@@ -157,6 +157,7 @@ void build_node(const NodeContext& context, std::vector<Dispatch>& out) {
         case Op::TOP_K:
             return build_top_k(context, out);
         case Op::MTP_HEAD:
+            return build_mtp_head(context, out);
         case Op::DRAFT_VERIFY:
             break;
     }
