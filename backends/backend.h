@@ -90,8 +90,17 @@ enum class Op : uint8_t {
     // dst[k, m] (I32) = the indices of the params.k largest values of each row of src0[n, m],
     // largest first; ties by the lower index.
     TOP_K,
-    // The fused input stage of a multi-token-prediction module; see the speculative-decoding
-    // design (runtime/speculative). Carried by the interface from the start.
+    // The fused element-wise input stage of a speculative draft head (runtime/speculative);
+    // the projections around it are ordinary MUL_MATs. params.mtp_style picks the style:
+    //   - NextN (DeepSeek-V3 multi-token prediction, as the released checkpoints run it):
+    //     src0 = e [n_embd, m] (F32, the embeddings of the next tokens), src1 = h [n_embd, m]
+    //     (F32, the main model's hidden states), src2 = enorm [n_embd] and src3 = hnorm [n_embd]
+    //     (F32 weights). dst [2 * n_embd, m] (F32): column j is rmsnorm(e_j) * enorm followed by
+    //     rmsnorm(h_j) * hnorm, embedding first, each normalised as RMS_NORM does with
+    //     params.eps. The block's eh_proj then maps it back to n_embd.
+    //   - Medusa (Cai et al. 2024, one residual block of a head): src0 = h [n_embd, m] (F32),
+    //     src1 = z [n_embd, m] (F32, the head's W_k h), src2 = optional bias b [n_embd] (F32).
+    //     dst [n_embd, m] (F32) = h + SILU(z + b).
     MTP_HEAD,
     // Speculative decoding's verification, on the device so that the target's logits never
     // cross to the host. k draft tokens (k >= 1) form a chain or a tree of nodes 0..k-1.
@@ -138,6 +147,8 @@ inline constexpr int kOpCount = static_cast<int>(Op::DRAFT_VERIFY) + 1;
 const char* op_name(Op op);
 
 enum class RopeStyle : uint8_t { Normal, NeoX };
+// MTP_HEAD's two styles.
+enum class MtpStyle : uint8_t { NextN, Medusa };
 
 // How DRAFT_VERIFY accepts a sampled draft token (greedy verification ignores it).
 enum class Acceptance : uint8_t {
@@ -160,17 +171,18 @@ struct VerifyParams {
 
 // The parameters of a node; each op reads the fields its description names.
 struct OpParams {
-    float eps = 0.0f;      // RMS_NORM
+    float eps = 0.0f;      // RMS_NORM, MTP_HEAD (NextN)
     float scale = 1.0f;    // SCALE, SOFTMAX, FLASH_ATTN
     float softcap = 0.0f;  // SOFTCAP, FLASH_ATTN (0: none)
     RopeStyle rope_style = RopeStyle::Normal;
     int32_t n_rot = 0;  // ROPE: rotated dimensions
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;
-    bool causal = true;   // FLASH_ATTN
-    int32_t window = 0;   // FLASH_ATTN: sliding window in positions, 0 for none
-    int32_t k = 0;        // TOP_K
-    VerifyParams verify;  // DRAFT_VERIFY
+    bool causal = true;                    // FLASH_ATTN
+    int32_t window = 0;                    // FLASH_ATTN: sliding window in positions, 0 for none
+    int32_t k = 0;                         // TOP_K
+    MtpStyle mtp_style = MtpStyle::NextN;  // MTP_HEAD
+    VerifyParams verify;                   // DRAFT_VERIFY
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
       n_batch_(batch_size(*model_, options)),
       cache_(device_, model_->hparams().n_layer,
              int64_t{model_->hparams().head_dim_k} * model_->hparams().n_head_kv,
-             context_size(*model_, options), options.kv_type) {
+             context_size(*model_, options), options.kv_type),
+      keep_hidden_(options.keep_hidden_states) {
     backend::QueueOptions queue_options;
     queue_options.n_threads = options.n_threads;
     queue_ = device_.create_queue(queue_options);
@@ -65,6 +66,11 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
     logits_capacity_ = 1;
     logits_ =
         device_.allocate(uint64_t{n_vocab()} * sizeof(float), backend::MemoryKind::HostVisible);
+    if (keep_hidden_) {
+        hidden_ = device_.allocate(uint64_t{model_->hparams().n_embd} * sizeof(float),
+                                   backend::MemoryKind::HostVisible);
+        hidden_capacity_ = 1;
+    }
 }
 
 Context::~Context() = default;
@@ -81,6 +87,7 @@ std::vector<backend::Buffer*> Context::buffer_table() {
         table.push_back(&cache_.keys(layer));
         table.push_back(&cache_.values(layer));
     }
+    if (hidden_) table.push_back(hidden_.get());
     return table;
 }
 
@@ -122,6 +129,13 @@ BuiltGraph Context::build(uint32_t n_tokens, PassKind kind) const {
         throw Error("forward pass of '" + std::string(model_->architecture().name) +
                     "' returned logits of the wrong shape or type");
     }
+    if (keep_hidden_) {
+        if (!forward.final_hidden().valid()) {
+            throw Error("forward pass of '" + std::string(model_->architecture().name) +
+                        "' has no final norm to keep the hidden states of");
+        }
+        g.place(forward.final_hidden(), cache_index + 2 * cache_.n_layer(), 0);
+    }
     if (kind == PassKind::AllLogits || kind == PassKind::LastLogits) {
         g.place(logits, logits_index, 0);
         return g.finish();
@@ -152,10 +166,14 @@ Context::Compiled& Context::compiled_for(uint32_t n_tokens, PassKind kind) {
     // over the old ones are dropped (and compiled again when next needed).
     const bool grow_inputs = built.input_bytes > input_capacity_;
     const bool grow_activations = built.activation_bytes > activation_capacity_;
+    // Verification keeps the hidden state of every token it decodes (the drafts' heads continue
+    // from the last accepted one), though it returns no logits.
+    const uint32_t n_hidden_rows = kind == PassKind::LastLogits ? 1 : n_tokens;
     const bool grow_logits = n_logit_rows > logits_capacity_;
+    const bool grow_hidden = keep_hidden_ && n_hidden_rows > hidden_capacity_;
     // Each new buffer is allocated before the old one goes, so that a failed allocation leaves
     // the context as it was (less its compiled passes).
-    if (grow_inputs || grow_activations || grow_logits) compiled_.clear();
+    if (grow_inputs || grow_activations || grow_logits || grow_hidden) compiled_.clear();
     if (grow_inputs) {
         inputs_ = device_.allocate(built.input_bytes, backend::MemoryKind::HostVisible);
         input_capacity_ = built.input_bytes;
@@ -164,10 +182,27 @@ Context::Compiled& Context::compiled_for(uint32_t n_tokens, PassKind kind) {
         activations_ = device_.allocate(built.activation_bytes, backend::MemoryKind::DeviceLocal);
         activation_capacity_ = built.activation_bytes;
     }
-    if (grow_logits) {
-        logits_ = device_.allocate(uint64_t{n_vocab()} * n_logit_rows * sizeof(float),
-                                   backend::MemoryKind::HostVisible);
-        logits_capacity_ = n_logit_rows;
+    if (grow_logits || grow_hidden) {
+        // Both buffers are allocated before either replaces its predecessor.
+        std::unique_ptr<backend::Buffer> hidden;
+        if (grow_hidden) {
+            hidden =
+                device_.allocate(uint64_t{model_->hparams().n_embd} * n_hidden_rows * sizeof(float),
+                                 backend::MemoryKind::HostVisible);
+        }
+        std::unique_ptr<backend::Buffer> logits;
+        if (grow_logits) {
+            logits = device_.allocate(uint64_t{n_vocab()} * n_logit_rows * sizeof(float),
+                                      backend::MemoryKind::HostVisible);
+        }
+        if (hidden) {
+            hidden_ = std::move(hidden);
+            hidden_capacity_ = n_hidden_rows;
+        }
+        if (logits) {
+            logits_ = std::move(logits);
+            logits_capacity_ = n_logit_rows;
+        }
     }
     // Prompts of many lengths would each keep a pass; past a bound the least recently used
     // goes.
@@ -237,6 +272,14 @@ std::span<const float> Context::run_batch(std::span<const int32_t> tokens, bool 
                                       all_logits ? PassKind::AllLogits : PassKind::LastLogits);
     run_pass(compiled, tokens, 0);
 
+    if (keep_hidden_) {
+        const size_t n_hidden = size_t{model_->hparams().n_embd} * compiled.n_logit_rows;
+        const size_t kept = hidden_rows_.size();
+        hidden_rows_.resize(kept + n_hidden);
+        device_.download(
+            *hidden_, 0,
+            {reinterpret_cast<uint8_t*>(hidden_rows_.data() + kept), n_hidden * sizeof(float)});
+    }
     const size_t n_floats = size_t{n_vocab()} * compiled.n_logit_rows;
     if (const void* host = logits_->host_data()) {
         return {static_cast<const float*>(host), n_floats};
@@ -271,12 +314,17 @@ std::span<const float> Context::decode(std::span<const int32_t> tokens, Logits l
         gathered_.reserve(size_t{vocabulary} * tokens.size());
     }
     std::span<const float> result;
+    hidden_rows_.clear();
+    hidden_view_ = {};
     for (size_t first = 0; first < tokens.size(); first += n_batch_) {
+        // Logits::Last keeps only the last batch's row (and its hidden state).
+        if (!all_logits) hidden_rows_.clear();
         const size_t n = std::min<size_t>(n_batch_, tokens.size() - first);
         result = run_batch(tokens.subspan(first, n), all_logits);
         if (all_logits && several_batches)
             gathered_.insert(gathered_.end(), result.begin(), result.end());
     }
+    hidden_view_ = hidden_rows_;
     if (all_logits && several_batches) return gathered_;
     return result;
 }
@@ -343,12 +391,24 @@ Verdict Context::verify(int32_t last_token, std::span<const int32_t> drafts,
     }
     // The rejected drafts' cache columns are forgotten: the sequence continues after the last
     // accepted one, as if the rest had never been decoded.
-    cache_.truncate(start + 1 + static_cast<uint32_t>(verdict.n_accepted));
+    const auto n_kept = static_cast<uint32_t>(1 + verdict.n_accepted);
+    cache_.truncate(start + n_kept);
+    hidden_rows_.clear();
+    hidden_view_ = {};
+    if (keep_hidden_) {
+        hidden_rows_.resize(size_t{model_->hparams().n_embd} * n_kept);
+        device_.download(
+            *hidden_, 0,
+            {reinterpret_cast<uint8_t*>(hidden_rows_.data()), hidden_rows_.size() * sizeof(float)});
+        hidden_view_ = hidden_rows_;
+    }
     return verdict;
 }
 
 void Context::reset() {
     cache_.reset();
+    hidden_rows_.clear();
+    hidden_view_ = {};
 }
 
 void Context::truncate(uint32_t n_keep) {

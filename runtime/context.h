@@ -27,6 +27,9 @@ struct ContextOptions {
     uint32_t n_batch = 512;  // most tokens per forward pass; longer inputs are split
     int n_threads = 0;       // CPU worker threads; 0: one per core
     quant::TensorType kv_type = quant::TensorType::F16;  // F16 or Q8_0
+    // Also keep the final hidden states (the LM head's input, after the final norm) of the rows
+    // whose logits decode() returns: what speculative draft heads start from.
+    bool keep_hidden_states = false;
 };
 
 enum class Logits : uint8_t {
@@ -69,6 +72,12 @@ class Context {
     Verdict verify(int32_t last_token, std::span<const int32_t> drafts,
                    const backend::VerifyParams& params, uint64_t seed,
                    std::span<const float> draft_probs = {});
+
+    // With ContextOptions::keep_hidden_states, the final hidden states of the last decode():
+    // n_embd floats for each row of logits it returned, in the same order; after a verify(), those
+    // of last_token and the accepted drafts (1 + n_accepted rows). Valid until the next decode(),
+    // verify() or reset(). Empty without the option or before any decode.
+    std::span<const float> hidden_states() const { return hidden_view_; }
 
     // Tokens the context holds: the position of the next one.
     uint32_t position() const { return cache_.n_filled(); }
@@ -121,6 +130,11 @@ class Context {
     uint64_t n_runs_ = 0;
     std::vector<float> downloaded_;  // logits of a device whose buffers the host cannot read
     std::vector<float> gathered_;    // all logits of an input split into several batches
+    bool keep_hidden_;
+    std::unique_ptr<backend::Buffer> hidden_;  // final hidden states, hidden_capacity_ rows
+    uint64_t hidden_capacity_ = 0;             // in rows (tokens)
+    std::vector<float> hidden_rows_;           // their copy on the host, gathered over batches
+    std::span<const float> hidden_view_;
 };
 
 }  // namespace tessera

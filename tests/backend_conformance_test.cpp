@@ -1476,21 +1476,102 @@ TEST_P(Conformance, DraftVerifyRejectsShapesThatDoNotFit) {
     }
 }
 
-TEST_P(Conformance, SpeculativeOpsAreRefusedByName) {
-    for (const Op op : {Op::MTP_HEAD}) {
-        TestGraph test;
-        const int32_t x = test.f32("x", {8, 1, 1, 1}, std::vector<float>(8, 0.0f));
-        const int32_t y = test.tensor("y", TensorType::F32, {8, 1, 1, 1});
-        test.node(op, {x, -1, -1, -1}, y);
-        EXPECT_FALSE(device_->supports(test.graph, test.graph.nodes[0]));
-        DeviceGraph on_device(*device_, test);
+// MTP_HEAD, NextN: each half is RMS_NORM's computation (its bound) and one more product.
+TEST_P(Conformance, MtpHeadNextNMatchesTheReference) {
+    Random random(31);
+    for (const int64_t n_embd : {int64_t{1}, int64_t{64}, int64_t{4096}, int64_t{1000}}) {
+        for (const int64_t m : {int64_t{1}, int64_t{5}}) {
+            TestGraph test;
+            const int32_t e = test.f32("embd", {n_embd, m, 1, 1}, random.floats(n_embd * m, 3.0f));
+            const int32_t h =
+                test.f32("hidden", {n_embd, m, 1, 1}, random.floats(n_embd * m, 40.0f));
+            const int32_t enorm = test.f32("enorm", {n_embd, 1, 1, 1}, random.floats(n_embd, 2.0f));
+            const int32_t hnorm = test.f32("hnorm", {n_embd, 1, 1, 1}, random.floats(n_embd, 2.0f));
+            const int32_t out = test.tensor("eh", TensorType::F32, {2 * n_embd, m, 1, 1});
+            OpParams params;
+            params.eps = 1e-5f;
+            params.mtp_style = MtpStyle::NextN;
+            test.node(Op::MTP_HEAD, {e, h, enorm, hnorm}, out, params);
+            const std::vector<double> want = reference(test);
+            const std::vector<float> got = floats_of(run_node(test));
+            const double relative =
+                (9 + 2 * std::log2(static_cast<double>(n_embd))) * kFloatEpsilon;
+            expect_close(
+                got, want, [&](size_t i) { return relative * std::abs(want[i]); },
+                "MTP_HEAD NextN n_embd=" + std::to_string(n_embd) + " m=" + std::to_string(m));
+        }
+    }
+}
+
+// MTP_HEAD, Medusa: SILU's bound on z + b (rounded once) and one more addition.
+TEST_P(Conformance, MtpHeadMedusaMatchesTheReference) {
+    Random random(32);
+    for (const bool with_bias : {true, false}) {
+        for (const int64_t n_embd : {int64_t{1}, int64_t{96}, int64_t{4099}}) {
+            const int64_t m = 3;
+            const std::vector<float> hidden = random.floats(n_embd * m, 6.0f);
+            const std::vector<float> projected = random.floats(n_embd * m, 12.0f);
+            const std::vector<float> bias = random.floats(n_embd, 4.0f);
+            TestGraph test;
+            const int32_t h = test.f32("hidden", {n_embd, m, 1, 1}, hidden);
+            const int32_t z = test.f32("projected", {n_embd, m, 1, 1}, projected);
+            const int32_t b = with_bias ? test.f32("bias", {n_embd, 1, 1, 1}, bias) : -1;
+            const int32_t out = test.tensor("head", TensorType::F32, {n_embd, m, 1, 1});
+            OpParams params;
+            params.mtp_style = MtpStyle::Medusa;
+            test.node(Op::MTP_HEAD, {h, z, b, -1}, out, params);
+            const std::vector<double> want = reference(test);
+            const std::vector<float> got = floats_of(run_node(test));
+            expect_close(
+                got, want,
+                [&](size_t i) {
+                    const double b_i =
+                        with_bias ? std::abs(bias[i % static_cast<size_t>(n_embd)]) : 0.0;
+                    return 20 * kFloatEpsilon *
+                           (std::abs(want[i]) + std::abs(hidden[i]) + std::abs(projected[i]) + b_i);
+                },
+                std::string("MTP_HEAD Medusa n_embd=") + std::to_string(n_embd) +
+                    (with_bias ? " with bias" : " without bias"));
+        }
+    }
+}
+
+// Ill-formed MTP_HEAD nodes are refused at compile time with what is wrong.
+TEST_P(Conformance, MtpHeadRefusesMismatchedOperands) {
+    TestGraph test;
+    const int32_t e = test.f32("embd", {64, 2, 1, 1}, std::vector<float>(128, 1.0f));
+    const int32_t h = test.f32("hidden", {64, 2, 1, 1}, std::vector<float>(128, 1.0f));
+    const int32_t enorm = test.f32("enorm", {64, 1, 1, 1}, std::vector<float>(64, 1.0f));
+    const int32_t short_norm = test.f32("hnorm", {32, 1, 1, 1}, std::vector<float>(32, 1.0f));
+    const int32_t narrow = test.tensor("eh", TensorType::F32, {64, 2, 1, 1});
+    const int32_t wide = test.tensor("eh_wide", TensorType::F32, {128, 2, 1, 1});
+    OpParams next_n;
+    next_n.mtp_style = MtpStyle::NextN;
+    OpParams medusa;
+    medusa.mtp_style = MtpStyle::Medusa;
+    struct BadCase {
+        Node node;
+        std::string expected;
+    };
+    const std::vector<BadCase> cases = {
+        {{Op::MTP_HEAD, {e, h, enorm, short_norm}, wide, next_n}, "hnorm"},
+        {{Op::MTP_HEAD, {e, h, enorm, enorm}, narrow, next_n}, "both halves"},
+        {{Op::MTP_HEAD, {e, h, enorm, -1}, wide, next_n}, "src3 is missing"},
+        {{Op::MTP_HEAD, {h, e, short_norm, -1}, narrow, medusa}, "bias"},
+        {{Op::MTP_HEAD, {h, e, -1, -1}, wide, medusa}, "same shape"},
+    };
+    for (const BadCase& bad : cases) {
+        TestGraph one = test;
+        one.graph.nodes = {bad.node};
+        EXPECT_FALSE(device_->supports(one.graph, one.graph.nodes[0])) << bad.expected;
+        DeviceGraph on_device(*device_, one);
         try {
-            (void)device_->compile(test.graph, on_device.pointers);
-            FAIL() << op_name(op) << " compiled";
+            (void)device_->compile(one.graph, on_device.pointers);
+            ADD_FAILURE() << "compiled a node that should fail with '" << bad.expected << "'";
         } catch (const Error& error) {
             const std::string message = error.what();
-            EXPECT_NE(message.find(op_name(op)), std::string::npos) << message;
-            EXPECT_NE(message.find("node 0"), std::string::npos) << message;
+            EXPECT_NE(message.find(bad.expected), std::string::npos) << message;
+            EXPECT_NE(message.find("MTP_HEAD"), std::string::npos) << message;
         }
     }
 }

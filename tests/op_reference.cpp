@@ -105,6 +105,9 @@ class Reference {
                 return top_k();
             case Op::DRAFT_VERIFY:
                 return draft_verify();
+            case Op::MTP_HEAD:
+                return params().mtp_style == backend::MtpStyle::NextN ? next_n_head()
+                                                                      : medusa_head();
             default:
                 throw Error(std::string("no reference for op ") + backend::op_name(node_.op));
         }
@@ -246,6 +249,43 @@ class Reference {
         std::vector<double> out = values_of(src(0), src_bytes(0));
         const std::vector<double> up = values_of(src(1), src_bytes(1));
         for (size_t i = 0; i < out.size(); ++i) out[i] = activation(out[i]) * up[i];
+        return out;
+    }
+
+    // MTP_HEAD, NextN style: per column, [rmsnorm(e) * enorm ; rmsnorm(h) * hnorm].
+    std::vector<double> next_n_head() const {
+        const std::vector<double> e = values_of(src(0), src_bytes(0));
+        const std::vector<double> h = values_of(src(1), src_bytes(1));
+        const std::vector<double> e_weight = values_of(src(2), src_bytes(2));
+        const std::vector<double> h_weight = values_of(src(3), src_bytes(3));
+        const auto n_embd = static_cast<size_t>(src(0).shape[0]);
+        const size_t n_columns = e.size() / n_embd;
+        std::vector<double> out;
+        out.reserve(2 * e.size());
+        const auto append_normalised = [&](const std::vector<double>& x, size_t column,
+                                           const std::vector<double>& weight) {
+            double sum = 0.0;
+            for (size_t i = 0; i < n_embd; ++i)
+                sum += x[column * n_embd + i] * x[column * n_embd + i];
+            const double scale = 1.0 / std::sqrt(sum / static_cast<double>(n_embd) + params().eps);
+            for (size_t i = 0; i < n_embd; ++i)
+                out.push_back(x[column * n_embd + i] * scale * weight[i]);
+        };
+        for (size_t column = 0; column < n_columns; ++column) {
+            append_normalised(e, column, e_weight);
+            append_normalised(h, column, h_weight);
+        }
+        return out;
+    }
+
+    // MTP_HEAD, Medusa style: h + silu(z + b).
+    std::vector<double> medusa_head() const {
+        std::vector<double> out = values_of(src(0), src_bytes(0));
+        const std::vector<double> z = values_of(src(1), src_bytes(1));
+        const auto n_embd = static_cast<size_t>(src(0).shape[0]);
+        std::vector<double> bias(n_embd, 0.0);
+        if (node_.src[2] >= 0) bias = values_of(src(2), src_bytes(2));
+        for (size_t i = 0; i < out.size(); ++i) out[i] += silu(z[i] + bias[i % n_embd]);
         return out;
     }
 

@@ -77,12 +77,10 @@ class NodeChecker {
             case Op::ARGMAX:
             case Op::TOP_K:
                 return check_selection();
+            case Op::MTP_HEAD:
+                return check_mtp_head();
             case Op::DRAFT_VERIFY:
                 return check_draft_verify();
-            case Op::MTP_HEAD:
-                fail(std::string("op ") + op_name(node_.op) + " has no " + kernels_.backend +
-                     " kernel; it is defined by the speculative-decoding work "
-                     "(runtime/speculative)");
         }
         fail("unknown op " + std::to_string(static_cast<int>(node_.op)));
     }
@@ -408,6 +406,51 @@ class NodeChecker {
             !(verify.typical_delta >= 0.0f) || !std::isfinite(verify.typical_delta)) {
             fail("params.verify.typical_epsilon and typical_delta must be finite and >= 0");
         }
+    }
+
+    // A weight or bias applied to every column: F32 [n_embd].
+    void expect_column_vector(const Tensor& t, const char* role, int64_t n_embd) const {
+        expect_type(t, role, TensorType::F32);
+        if (t.n_elements() != n_embd || t.shape[0] != n_embd) {
+            fail(std::string(role) + " " + tensor_text(t) + " must be [" + std::to_string(n_embd) +
+                 "]");
+        }
+    }
+
+    void check_mtp_head() const {
+        const bool next_n = node_.params.mtp_style == MtpStyle::NextN;
+        if (!next_n && node_.params.mtp_style != MtpStyle::Medusa) {
+            fail("params.mtp_style " + std::to_string(static_cast<int>(node_.params.mtp_style)) +
+                 " is neither NextN nor Medusa");
+        }
+        if (next_n) {
+            expect_sources(4);
+        } else {
+            expect_sources(2, 1);
+        }
+        const Tensor& first = src(0);
+        const Tensor& second = src(1);
+        const Tensor& out = dst();
+        const char* first_role = next_n ? "src0 (embeddings)" : "src0 (hidden states)";
+        const char* second_role = next_n ? "src1 (hidden states)" : "src1 (projection)";
+        expect_type(first, first_role, TensorType::F32);
+        expect_type(second, second_role, TensorType::F32);
+        expect_type(out, "dst", TensorType::F32);
+        expect_2d(first, first_role);
+        expect_same_shape(first, first_role, second, second_role);
+        const int64_t n_embd = first.shape[0];
+        if (next_n) {
+            expect_column_vector(src(2), "src2 (enorm)", n_embd);
+            expect_column_vector(src(3), "src3 (hnorm)", n_embd);
+            if (out.shape != std::array<int64_t, kMaxDims>{2 * n_embd, first.shape[1], 1, 1}) {
+                fail("dst " + tensor_text(out) + " must be [" + std::to_string(2 * n_embd) + ", " +
+                     std::to_string(first.shape[1]) + "]: both halves of each column");
+            }
+            if (!(node_.params.eps >= 0.0f)) fail("params.eps must not be negative");
+            return;
+        }
+        if (node_.src[2] >= 0) expect_column_vector(src(2), "src2 (bias)", n_embd);
+        expect_same_shape(out, "dst", first, first_role);
     }
 
     const Graph& graph_;

@@ -174,10 +174,10 @@ void build_node(const NodeContext& context, std::vector<Dispatch>& out) {
             return build_argmax(context, out);
         case Op::TOP_K:
             return build_top_k(context, out);
+        case Op::MTP_HEAD:
+            return build_mtp_head(context, out);
         case Op::DRAFT_VERIFY:
             return build_draft_verify(context, out);
-        case Op::MTP_HEAD:
-            break;
     }
     throw Error(context.label + ": op " + op_name(context.node.op) + " has no Vulkan kernel");
 }

@@ -132,6 +132,7 @@ void build_flash_attn(const NodeContext& context, std::vector<Dispatch>& out);
 void build_argmax(const NodeContext& context, std::vector<Dispatch>& out);
 void build_top_k(const NodeContext& context, std::vector<Dispatch>& out);
 void build_draft_verify(const NodeContext& context, std::vector<Dispatch>& out);
+void build_mtp_head(const NodeContext& context, std::vector<Dispatch>& out);
 
 // Helpers for builders.
 // A grid of at least n_groups workgroups within the device's per-dimension limit: {x, y, 1}
