@@ -92,6 +92,7 @@ class Context {
     uint32_t n_ctx() const { return cache_.n_ctx(); }
     uint32_t n_batch() const { return n_batch_; }
     uint32_t n_vocab() const { return model_->hparams().n_vocab; }
+    bool keeps_hidden_states() const { return keep_hidden_; }
     uint64_t kv_cache_bytes() const { return cache_.bytes(); }
     uint64_t activation_bytes() const { return activation_capacity_; }
     // Compiled forward passes held, at most 16 (for tests and diagnostics).

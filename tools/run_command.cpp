@@ -93,13 +93,13 @@ int run_run(const Args& args) {
     }
     const SamplerParams sampler_params = sampling.params();
     const ModelOptions model_options = runtime.model_options();
-    const ContextOptions context_options = runtime.context_options();
-
     const auto load_start = Clock::now();
     const std::shared_ptr<const Model> model = Model::load(runtime.model_path(), model_options);
+    const ContextOptions context_options =
+        speculative.target_context_options(*model, runtime.context_options());
     Context context(model, context_options);
     const std::unique_ptr<Drafter> drafter =
-        speculative.make_drafter(*model, model_options, context_options);
+        speculative.make_drafter(model, model_options, context_options);
     const double load_ms = milliseconds(Clock::now() - load_start);
     const Tokenizer* tokenizer = model->tokenizer();
     if (!prompt_text.empty()) {
@@ -168,7 +168,8 @@ int run_run(const Args& args) {
     std::optional<SpeculativeDecoder> decoder;
     if (drafter) {
         const auto prompt_start = Clock::now();
-        decoder.emplace(context, *drafter, sampler_params, speculative.draft_length(), prompt);
+        decoder.emplace(context, *drafter, sampler_params, speculative.draft_length(*model),
+                        prompt);
         prompt_ms = milliseconds(Clock::now() - prompt_start);
         bool going = n_predict != 0;
         for (bool first = true; going; first = false) {

@@ -9,6 +9,10 @@ namespace tessera {
 
 namespace {
 
+// Prompt tokens per pass when the drafter reads every hidden state: the pass then returns every
+// row's logits, and this bounds their buffer.
+constexpr size_t kPromptRowsPerPass = 64;
+
 backend::VerifyParams verify_params(const SamplerParams& sampling) {
     const bool penalties = sampling.penalty_last_n != 0 &&
                            (sampling.repeat_penalty != 1.0f || sampling.frequency_penalty != 0.0f ||
@@ -44,7 +48,25 @@ SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
     if (target.position() != 0) {
         throw Error("speculative decoding: the target context must start empty");
     }
-    const std::span<const float> logits = target_.decode(prompt, Logits::Last);
+    if (drafter.reads_hidden_states() && !target.keeps_hidden_states()) {
+        throw Error(
+            "speculative decoding: the drafter reads the target's hidden states; create the "
+            "target context with ContextOptions::keep_hidden_states");
+    }
+    std::span<const float> logits;
+    if (drafter.reads_every_hidden_state()) {
+        // Every prompt token's hidden state, in passes of a bounded number of logits rows (all
+        // rows' logits are computed to keep every row's hidden state).
+        for (size_t first = 0; first < prompt.size(); first += kPromptRowsPerPass) {
+            const size_t n = std::min(kPromptRowsPerPass, prompt.size() - first);
+            logits = target_.decode(prompt.subspan(first, n), Logits::All);
+            drafter_.after_target_pass(target_);
+        }
+        logits = logits.subspan(logits.size() - target_.n_vocab());
+    } else {
+        logits = target_.decode(prompt, Logits::Last);
+        drafter_.after_target_pass(target_);
+    }
     history_.assign(prompt.begin(), prompt.end());
     history_.push_back(sampler_.sample(logits));
     returned_ = prompt.size();
@@ -69,12 +91,14 @@ std::vector<int32_t> SpeculativeDecoder::step() {
     if (drafts.empty()) {
         const std::span<const float> logits = target_.decode({&last, 1}, Logits::Last);
         produced.push_back(sampler_.sample(logits));
+        drafter_.after_target_pass(target_);
         stats_.record(0, 0);
     } else {
         const Verdict verdict = target_.verify(last, drafts, verify_, seeds_.next());
         const auto n_accepted = static_cast<size_t>(verdict.n_accepted);
         produced.assign(drafts.begin(), drafts.begin() + static_cast<std::ptrdiff_t>(n_accepted));
         produced.push_back(verdict.next_token);
+        drafter_.after_target_pass(target_);
         stats_.record(drafts.size(), n_accepted);
     }
     history_.insert(history_.end(), produced.begin(), produced.end());

@@ -20,8 +20,9 @@ class SpeculativeDecoder {
   public:
     // Decodes the prompt into `target` (which must be empty) and samples the first token; the
     // target and the drafter must outlive the decoder. Throws tessera::Error for an empty or
-    // too-long prompt, draft_max 0, or sampling with penalties (they depend on each accepted
-    // token in turn, which verification on the device does not see).
+    // too-long prompt, draft_max 0, sampling with penalties (they depend on each accepted
+    // token in turn, which verification on the device does not see), or a drafter that reads
+    // hidden states with a target context that does not keep them.
     SpeculativeDecoder(Context& target, Drafter& drafter, const SamplerParams& sampling,
                        size_t draft_max, std::span<const int32_t> prompt);
 
