@@ -14,15 +14,7 @@ namespace {
 constexpr size_t kPromptRowsPerPass = 64;
 
 backend::VerifyParams verify_params(const SamplerParams& sampling) {
-    const bool penalties = sampling.penalty_last_n != 0 &&
-                           (sampling.repeat_penalty != 1.0f || sampling.frequency_penalty != 0.0f ||
-                            sampling.presence_penalty != 0.0f);
-    if (penalties) {
-        throw Error(
-            "speculative decoding: repetition, frequency and presence penalties cannot be used "
-            "with it (each would depend on every accepted token in turn); turn them off or "
-            "turn speculation off");
-    }
+    check_speculative_sampling(sampling);
     backend::VerifyParams params;
     params.temperature = sampling.temperature;
     params.top_k = sampling.top_k;
@@ -32,6 +24,18 @@ backend::VerifyParams verify_params(const SamplerParams& sampling) {
 }
 
 }  // namespace
+
+void check_speculative_sampling(const SamplerParams& sampling) {
+    const bool penalties = sampling.penalty_last_n != 0 &&
+                           (sampling.repeat_penalty != 1.0f || sampling.frequency_penalty != 0.0f ||
+                            sampling.presence_penalty != 0.0f);
+    if (penalties) {
+        throw Error(
+            "speculative decoding: repetition, frequency and presence penalties cannot be used "
+            "with it (each would depend on every accepted token in turn); turn them off or "
+            "turn speculation off");
+    }
+}
 
 SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
                                        const SamplerParams& sampling, size_t draft_max,
@@ -45,26 +49,29 @@ SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
       draft_max_(draft_max) {
     if (draft_max == 0) throw Error("speculative decoding: the draft length must be at least 1");
     if (prompt.empty()) throw Error("speculative decoding: the prompt is empty");
-    if (target.position() != 0) {
-        throw Error("speculative decoding: the target context must start empty");
+    if (target.position() >= prompt.size()) {
+        throw Error("speculative decoding: the target context holds " +
+                    std::to_string(target.position()) + " tokens, not fewer than the prompt's " +
+                    std::to_string(prompt.size()));
     }
     if (drafter.reads_hidden_states() && !target.keeps_hidden_states()) {
         throw Error(
             "speculative decoding: the drafter reads the target's hidden states; create the "
             "target context with ContextOptions::keep_hidden_states");
     }
+    const std::span<const int32_t> fresh = prompt.subspan(target.position());
     std::span<const float> logits;
     if (drafter.reads_every_hidden_state()) {
         // Every prompt token's hidden state, in passes of a bounded number of logits rows (all
         // rows' logits are computed to keep every row's hidden state).
-        for (size_t first = 0; first < prompt.size(); first += kPromptRowsPerPass) {
-            const size_t n = std::min(kPromptRowsPerPass, prompt.size() - first);
-            logits = target_.decode(prompt.subspan(first, n), Logits::All);
+        for (size_t first = 0; first < fresh.size(); first += kPromptRowsPerPass) {
+            const size_t n = std::min(kPromptRowsPerPass, fresh.size() - first);
+            logits = target_.decode(fresh.subspan(first, n), Logits::All);
             drafter_.after_target_pass(target_);
         }
         logits = logits.subspan(logits.size() - target_.n_vocab());
     } else {
-        logits = target_.decode(prompt, Logits::Last);
+        logits = target_.decode(fresh, Logits::Last);
         drafter_.after_target_pass(target_);
     }
     history_.assign(prompt.begin(), prompt.end());

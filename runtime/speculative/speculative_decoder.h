@@ -16,13 +16,20 @@
 
 namespace tessera {
 
+// Throws tessera::Error when speculation cannot reproduce the sampling: repetition, frequency or
+// presence penalties depend on each accepted token in turn, which verification on the device
+// does not see.
+void check_speculative_sampling(const SamplerParams& sampling);
+
 class SpeculativeDecoder {
   public:
-    // Decodes the prompt into `target` (which must be empty) and samples the first token; the
-    // target and the drafter must outlive the decoder. Throws tessera::Error for an empty or
-    // too-long prompt, draft_max 0, sampling with penalties (they depend on each accepted
-    // token in turn, which verification on the device does not see), or a drafter that reads
-    // hidden states with a target context that does not keep them.
+    // Decodes the prompt into `target` and samples the first token; the target and the drafter
+    // must outlive the decoder. The target may already hold the prompt's first position()
+    // tokens (a prefix kept from an earlier sequence, as a chat keeps its earlier turns); the
+    // caller vouches that they are the prompt's, and the decoder decodes the rest, at least one
+    // token. Throws tessera::Error for an empty or too-long prompt, a target holding all of
+    // it or more, draft_max 0, sampling that check_speculative_sampling refuses, or a drafter
+    // that reads hidden states with a target context that does not keep them.
     SpeculativeDecoder(Context& target, Drafter& drafter, const SamplerParams& sampling,
                        size_t draft_max, std::span<const int32_t> prompt);
 
