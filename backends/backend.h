@@ -90,10 +90,55 @@ enum class Op : uint8_t {
     // dst[k, m] (I32) = the indices of the params.k largest values of each row of src0[n, m],
     // largest first; ties by the lower index.
     TOP_K,
-    // The fused input stage of a multi-token-prediction module; see the speculative-decoding
-    // design (runtime/speculative). Carried by the interface from the start.
+    // The fused element-wise input stage of a speculative draft head (runtime/speculative);
+    // the projections around it are ordinary MUL_MATs. params.mtp_style picks the style:
+    //   - NextN (DeepSeek-V3 multi-token prediction, as the released checkpoints run it):
+    //     src0 = e [n_embd, m] (F32, the embeddings of the next tokens), src1 = h [n_embd, m]
+    //     (F32, the main model's hidden states), src2 = enorm [n_embd] and src3 = hnorm [n_embd]
+    //     (F32 weights). dst [2 * n_embd, m] (F32): column j is rmsnorm(e_j) * enorm followed by
+    //     rmsnorm(h_j) * hnorm, embedding first, each normalised as RMS_NORM does with
+    //     params.eps. The block's eh_proj then maps it back to n_embd.
+    //   - Medusa (Cai et al. 2024, one residual block of a head): src0 = h [n_embd, m] (F32),
+    //     src1 = z [n_embd, m] (F32, the head's W_k h), src2 = optional bias b [n_embd] (F32).
+    //     dst [n_embd, m] (F32) = h + SILU(z + b).
     MTP_HEAD,
-    // On-device draft verification; see the speculative-decoding design. Carried from the start.
+    // Speculative decoding's verification, on the device so that the target's logits never
+    // cross to the host. k draft tokens (k >= 1) form a chain or a tree of nodes 0..k-1.
+    //   src0 = target logits F32 [n_vocab, k+1]: row 0 after the accepted prefix (it predicts
+    //          the root's children), row j+1 after node j (it predicts node j's children).
+    //   src1 = draft tokens I32 [k]: node j's token. A token outside [0, n_vocab) is never
+    //          accepted.
+    //   src2 = optional draft distributions F32 [n_vocab, k]: column j is the distribution q_j
+    //          node j's token was drawn from (transformed and summing to 1). Absent: the drafts
+    //          are deterministic, q_j one-hot at node j's token.
+    //   src3 = optional tree parents I32 [k]: node j's parent, -1 for the root; a parent outside
+    //          [-1, j) makes node j unreachable. Absent: a chain (node j's parent is j-1).
+    //   dst  = I32 [k+2]: [n_accepted, next_token, the accepted nodes from the root down...],
+    //          unused entries -1. For a chain the accepted nodes are 0..n_accepted-1.
+    // The walk starts at the root with row 0; at each depth the current row's children (the
+    // nodes whose parent is the current node) are tried in index order, the first accepted one
+    // becomes the current node (its row next), and the walk stops when none is accepted.
+    // params.verify says how:
+    //   - Greedy (temperature <= 0): a child is accepted when its token is argmax(row), the first
+    //     index on ties; next_token = argmax of the last row reached.
+    //   - Exact (Leviathan et al. 2023, Chen et al. 2023; SpecInfer's multi-draft form for
+    //     trees): p = the row's distribution after top-k -> top-p -> min-p -> temperature, the
+    //     stages and order of runtime/sampler.h (softmax in double; top-p over the top-k set at
+    //     temperature 1; ranks by value, then lower index). Child j with token x and q_j is
+    //     accepted when u(seed, 2j) * q_j(x) < p(x); on rejection p <- norm(max(0, p - q_j))
+    //     (p unchanged should that be all zero, as rounding can make it) and the next child is
+    //     tried with that p. With no child accepted next_token is drawn from
+    //     the final p; after an accepted leaf (no children) it is drawn from the leaf's row.
+    //     Either draw uses u(seed, 2d + 1), d = n_accepted. Accepted tokens and next_token then
+    //     follow the target's own distribution exactly, whatever the drafts.
+    //   - Typical (Cai et al. 2024, Medusa; opt-in, NOT distribution-preserving): a child with
+    //     token x is accepted when p(x) > min(typical_epsilon, typical_delta * exp(-H(p))), with
+    //     p the transformed distribution and H its entropy in nats; p is not changed by a
+    //     rejection, and next_token is drawn from p as in Exact.
+    // Draws walk the candidates in token-index order: token t is chosen when
+    // u * total < sum of the weights of tokens <= t. u(seed, i) is the top 53 bits of
+    // splitmix64's output for seed + (i + 1) * 0x9E3779B97F4A7C15 times 2^-53, in [0, 1), with
+    // seed = step.seed. Backends agree up to float rounding of the probabilities.
     DRAFT_VERIFY,
 };
 inline constexpr int kOpCount = static_cast<int>(Op::DRAFT_VERIFY) + 1;
@@ -102,19 +147,42 @@ inline constexpr int kOpCount = static_cast<int>(Op::DRAFT_VERIFY) + 1;
 const char* op_name(Op op);
 
 enum class RopeStyle : uint8_t { Normal, NeoX };
+// MTP_HEAD's two styles.
+enum class MtpStyle : uint8_t { NextN, Medusa };
+
+// How DRAFT_VERIFY accepts a sampled draft token (greedy verification ignores it).
+enum class Acceptance : uint8_t {
+    Exact,    // rejection sampling: the target's distribution exactly
+    Typical,  // Medusa's typical acceptance: more tokens accepted, distribution not kept
+};
+
+// DRAFT_VERIFY's sampling: the transforms of runtime/sampler.h, without penalties.
+struct VerifyParams {
+    float temperature = 0.0f;  // <= 0: greedy
+    int32_t top_k = 0;         // <= 0: off
+    float top_p = 1.0f;        // >= 1: off
+    float min_p = 0.0f;        // <= 0: off
+    Acceptance acceptance = Acceptance::Exact;
+    // Typical's threshold min(epsilon, delta * exp(-entropy)), with the Medusa code's defaults
+    // (posterior_threshold 0.09, posterior_alpha 0.3).
+    float typical_epsilon = 0.09f;
+    float typical_delta = 0.3f;
+};
 
 // The parameters of a node; each op reads the fields its description names.
 struct OpParams {
-    float eps = 0.0f;      // RMS_NORM
+    float eps = 0.0f;      // RMS_NORM, MTP_HEAD (NextN)
     float scale = 1.0f;    // SCALE, SOFTMAX, FLASH_ATTN
     float softcap = 0.0f;  // SOFTCAP, FLASH_ATTN (0: none)
     RopeStyle rope_style = RopeStyle::Normal;
     int32_t n_rot = 0;  // ROPE: rotated dimensions
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;
-    bool causal = true;  // FLASH_ATTN
-    int32_t window = 0;  // FLASH_ATTN: sliding window in positions, 0 for none
-    int32_t k = 0;       // TOP_K
+    bool causal = true;                    // FLASH_ATTN
+    int32_t window = 0;                    // FLASH_ATTN: sliding window in positions, 0 for none
+    int32_t k = 0;                         // TOP_K
+    MtpStyle mtp_style = MtpStyle::NextN;  // MTP_HEAD
+    VerifyParams verify;                   // DRAFT_VERIFY
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -155,6 +223,7 @@ struct Graph {
 struct StepValues {
     int32_t position = 0;  // position of the first token of this step
     int32_t n_kv = 0;      // valid cache columns after this step's KV_STORE
+    uint64_t seed = 0;     // DRAFT_VERIFY: this step's random stream
 };
 
 // ---------------------------------------------------------------------------------------------

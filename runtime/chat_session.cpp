@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "formats/error.h"
+#include "runtime/speculative/speculative_decoder.h"
 
 namespace tessera {
 
@@ -80,11 +82,32 @@ ChatSession::ChatSession(std::shared_ptr<const Model> model, const Tokenizer& to
       template_(std::move(chat_template)),
       options_(std::move(options)),
       context_(model_, context_options),
-      sampler_(options_.sampling) {}
+      sampler_(options_.sampling),
+      reply_seeds_(options_.sampling.seed) {}
+
+void ChatSession::speculate(std::unique_ptr<Drafter> drafter, size_t draft_max) {
+    if (drafter == nullptr) throw Error("chat: speculation needs a drafter");
+    if (draft_max == 0) throw Error("chat: the draft length must be at least 1");
+    check_speculative_sampling(options_.sampling);
+    if (drafter->reads_hidden_states() && !context_.keeps_hidden_states()) {
+        throw Error(
+            "chat: the drafter reads the model's hidden states; create the session with "
+            "ContextOptions::keep_hidden_states");
+    }
+    drafter_ = std::move(drafter);
+    draft_max_ = draft_max;
+}
+
+SamplerParams ChatSession::next_reply_sampling() {
+    SamplerParams params = options_.sampling;
+    params.seed = reply_seeds_.next();
+    return params;
+}
 
 void ChatSession::reset() {
     turns_.clear();
     sampler_.reset();
+    reply_seeds_ = Xoshiro256(options_.sampling.seed);
 }
 
 void ChatSession::set_system_prompt(std::string text) {
@@ -191,10 +214,20 @@ ReplyStats ChatSession::reply(std::string_view user_text,
         cached_.resize(shared);
         const std::span<const int32_t> new_tokens = std::span(prompt).subspan(shared);
         const auto prompt_start = Clock::now();
-        std::span<const float> logits = context_.decode(new_tokens, Logits::Last);
+        // Plain decoding samples from `logits`; speculative decoding takes the tokens of each
+        // verified run from `decoder`, one at a time from `verified`.
+        std::span<const float> logits;
+        std::optional<SpeculativeDecoder> decoder;
+        std::vector<int32_t> verified;
+        size_t next_verified = 0;
+        if (drafter_) {
+            decoder.emplace(context_, *drafter_, next_reply_sampling(), draft_max_, prompt);
+        } else {
+            logits = context_.decode(new_tokens, Logits::Last);
+            for (int32_t token : new_tokens) sampler_.accept(token);
+        }
         stats.prompt_ms = milliseconds_since(prompt_start);
         cached_.insert(cached_.end(), new_tokens.begin(), new_tokens.end());
-        for (int32_t token : new_tokens) sampler_.accept(token);
 
         TokenStreamer streamer(tokenizer_, options_.show_special);
         StopStringFilter filter(template_.stop_strings());
@@ -221,7 +254,7 @@ ReplyStats ChatSession::reply(std::string_view user_text,
             on_text(out);
         };
         const auto generation_start = Clock::now();
-        for (;;) {
+        for (bool first = true;; first = false) {
             if (interrupted && interrupted()) {
                 stats.end = ReplyEnd::Interrupted;
                 break;
@@ -231,11 +264,31 @@ ReplyStats ChatSession::reply(std::string_view user_text,
                 stats.end = ReplyEnd::TokenLimit;
                 break;
             }
-            const int32_t token = sampler_.sample(logits);
+            int32_t token = 0;
+            if (decoder) {
+                if (next_verified == verified.size()) {
+                    // The first step is the token sampled after the prompt and needs no room.
+                    if (!first && !decoder->room()) {
+                        stats.end = ReplyEnd::ContextFull;
+                        break;
+                    }
+                    verified = decoder->step();
+                    next_verified = 0;
+                }
+                token = verified[next_verified++];
+            } else {
+                token = sampler_.sample(logits);
+            }
             if (tokenizer_.is_end_of_generation(token)) break;
-            sampler_.accept(token);
             ++stats.generated_tokens;
             emit(filter.push(streamer.push(token)));
+            if (decoder) {
+                // Cut back to the context below; a verified token is in it already.
+                cached_.push_back(token);
+                if (filter.stopped()) break;
+                continue;
+            }
+            sampler_.accept(token);
             if (filter.stopped()) break;
             if (context_.position() >= context_.n_ctx()) {
                 stats.end = ReplyEnd::ContextFull;
@@ -243,6 +296,16 @@ ReplyStats ChatSession::reply(std::string_view user_text,
             }
             logits = context_.decode(std::span(&token, 1), Logits::Last);
             cached_.push_back(token);
+        }
+        if (decoder) {
+            // The context may hold verified tokens past the reply's end, and does not hold the
+            // last token of a run. Keep what plain decoding keeps: the reply's tokens, less the
+            // one that completed a stop string, as far as the context holds them. The drafter
+            // sees the truncation at its next pass.
+            if (filter.stopped()) cached_.pop_back();
+            cached_.resize(std::min<size_t>(cached_.size(), context_.position()));
+            context_.truncate(static_cast<uint32_t>(cached_.size()));
+            stats.speculation = decoder->stats();
         }
         if (!filter.stopped()) emit(filter.push(streamer.flush()) + filter.finish());
         stats.generation_ms = milliseconds_since(generation_start);

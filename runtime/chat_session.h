@@ -5,6 +5,11 @@
 //
 // When the conversation no longer fits the context, the oldest turns are dropped (the system
 // prompt always stays) until the rendered prompt leaves room for a reply.
+//
+// Replies can be generated speculatively (runtime/speculative/speculative_decoder.h): a drafter
+// guesses, the context verifies, and the reply is the one plain decoding gives. The context is
+// truncated back to the reply's tokens when a reply ends inside a verified run, and the
+// drafter follows every truncation.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +23,8 @@
 #include "runtime/context.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative/drafter.h"
+#include "runtime/speculative/speculative_stats.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace tessera {
@@ -44,6 +51,7 @@ struct ReplyStats {
     double prompt_ms = 0.0;         // decoding the new prompt tokens
     double generation_ms = 0.0;     // sampling and decoding the reply
     ReplyEnd end = ReplyEnd::EndOfTurn;
+    SpeculativeStats speculation;  // the reply's target passes, when the session speculates
 };
 
 class ChatSession {
@@ -62,6 +70,13 @@ class ChatSession {
     ReplyStats reply(std::string_view user_text,
                      const std::function<void(std::string_view text)>& on_text,
                      const std::function<bool()>& interrupted = {});
+
+    // Generates the replies from now on with speculative decoding: `drafter` proposes up to
+    // draft_max tokens per pass of the context. Throws tessera::Error for draft_max 0, sampling
+    // that speculation cannot reproduce (check_speculative_sampling), or a drafter that reads
+    // hidden states when the context does not keep them (ContextOptions::keep_hidden_states).
+    void speculate(std::unique_ptr<Drafter> drafter, size_t draft_max);
+    bool speculates() const { return drafter_ != nullptr; }
 
     // Forgets the turns; the system prompt stays.
     void reset();
@@ -84,6 +99,9 @@ class ChatSession {
     std::vector<int32_t> fitted_prompt(uint32_t room, uint32_t& dropped);
     std::vector<int32_t> tokenize_turns() const;
     std::string render(bool merge_system) const;
+    // The sampling of the next speculative reply: the session's, with a seed of its own, so
+    // that replies do not repeat one random stream.
+    SamplerParams next_reply_sampling();
 
     std::shared_ptr<const Model> model_;
     const Tokenizer& tokenizer_;
@@ -91,6 +109,9 @@ class ChatSession {
     ChatOptions options_;
     Context context_;
     Sampler sampler_;
+    std::unique_ptr<Drafter> drafter_;  // null: plain decoding
+    size_t draft_max_ = 0;
+    Xoshiro256 reply_seeds_;  // one seed per speculative reply
     std::vector<ChatMessage> turns_;
     std::vector<int32_t> cached_;  // the tokens the context holds, in order
 };

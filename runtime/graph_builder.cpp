@@ -413,6 +413,66 @@ TensorId GraphBuilder::flash_attn(TensorId q, TensorId k_cache, TensorId v_cache
     return add_node(op, {q, k_cache, v_cache}, dst, params);
 }
 
+TensorId GraphBuilder::mtp_next_n(TensorId embeddings, TensorId hidden, TensorId enorm,
+                                  TensorId hnorm, float eps, std::string name) {
+    constexpr Op op = Op::MTP_HEAD;
+    check_id(op, embeddings, "embeddings");
+    check_id(op, hidden, "hidden states");
+    check_id(op, enorm, "enorm");
+    check_id(op, hnorm, "hnorm");
+    const backend::Tensor& e = tensor(embeddings);
+    const backend::Tensor& h = tensor(hidden);
+    require_type(op, name, e, TensorType::F32, "embeddings");
+    require_type(op, name, h, TensorType::F32, "hidden states");
+    if (!is_matrix(e) || e.shape != h.shape) {
+        fail(op, name,
+             "embeddings " + describe(e) + " and hidden states " + describe(h) +
+                 " must be matrices of one shape");
+    }
+    for (const TensorId weight : {enorm, hnorm}) {
+        const backend::Tensor& w = tensor(weight);
+        require_type(op, name, w, TensorType::F32, "norm weight");
+        if (!is_vector(w) || w.shape[0] != e.shape[0]) {
+            fail(op, name,
+                 "norm weight " + describe(w) + " must be [" + std::to_string(e.shape[0]) + "]");
+        }
+    }
+    backend::OpParams params;
+    params.eps = eps;
+    params.mtp_style = backend::MtpStyle::NextN;
+    const TensorId dst =
+        activation(std::move(name), TensorType::F32, {2 * e.shape[0], e.shape[1], 1, 1});
+    return add_node(op, {embeddings, hidden, enorm, hnorm}, dst, params);
+}
+
+TensorId GraphBuilder::mtp_medusa(TensorId hidden, TensorId projected, TensorId bias,
+                                  std::string name) {
+    constexpr Op op = Op::MTP_HEAD;
+    check_id(op, hidden, "hidden states");
+    check_id(op, projected, "projection");
+    const backend::Tensor& h = tensor(hidden);
+    const backend::Tensor& z = tensor(projected);
+    require_type(op, name, h, TensorType::F32, "hidden states");
+    require_type(op, name, z, TensorType::F32, "projection");
+    if (!is_matrix(h) || h.shape != z.shape) {
+        fail(op, name,
+             "hidden states " + describe(h) + " and projection " + describe(z) +
+                 " must be matrices of one shape");
+    }
+    if (bias.valid()) {
+        check_id(op, bias, "bias");
+        const backend::Tensor& b = tensor(bias);
+        require_type(op, name, b, TensorType::F32, "bias");
+        if (!is_vector(b) || b.shape[0] != h.shape[0]) {
+            fail(op, name, "bias " + describe(b) + " must be [" + std::to_string(h.shape[0]) + "]");
+        }
+    }
+    backend::OpParams params;
+    params.mtp_style = backend::MtpStyle::Medusa;
+    const TensorId dst = activation(std::move(name), TensorType::F32, h.shape);
+    return add_node(op, {hidden, projected, bias}, dst, params);
+}
+
 TensorId GraphBuilder::argmax(TensorId x, std::string name) {
     constexpr Op op = Op::ARGMAX;
     check_id(op, x, "input");
@@ -437,6 +497,46 @@ TensorId GraphBuilder::top_k(TensorId x, int32_t k, std::string name) {
     params.k = k;
     const TensorId dst = activation(std::move(name), TensorType::I32, {k, in.shape[1], 1, 1});
     return add_node(op, {x}, dst, params);
+}
+
+TensorId GraphBuilder::draft_verify(TensorId logits, TensorId drafts, TensorId draft_probs,
+                                    TensorId parents, const backend::VerifyParams& verify,
+                                    std::string name) {
+    constexpr Op op = Op::DRAFT_VERIFY;
+    check_id(op, logits, "target logits");
+    check_id(op, drafts, "draft tokens");
+    const backend::Tensor& l = tensor(logits);
+    const backend::Tensor& d = tensor(drafts);
+    require_type(op, name, l, TensorType::F32, "target logits");
+    require_type(op, name, d, TensorType::I32, "draft tokens");
+    if (!is_matrix(l)) fail(op, name, "target logits " + describe(l) + " must be [n_vocab, k+1]");
+    if (!is_vector(d) || d.shape[0] + 1 != l.shape[1]) {
+        fail(op, name,
+             "draft tokens " + describe(d) + " must be a vector of k = " +
+                 std::to_string(l.shape[1] - 1) + " for target logits " + describe(l));
+    }
+    const int64_t k = d.shape[0];
+    if (draft_probs.valid()) {
+        check_id(op, draft_probs, "draft distributions");
+        const backend::Tensor& q = tensor(draft_probs);
+        require_type(op, name, q, TensorType::F32, "draft distributions");
+        if (q.shape != Shape{l.shape[0], k, 1, 1}) {
+            fail(op, name, "draft distributions " + describe(q) + " must be [n_vocab, k]");
+        }
+    }
+    if (parents.valid()) {
+        check_id(op, parents, "tree parents");
+        const backend::Tensor& t = tensor(parents);
+        require_type(op, name, t, TensorType::I32, "tree parents");
+        if (!is_vector(t) || t.shape[0] != k) {
+            fail(op, name, "tree parents " + describe(t) + " must be a vector of k");
+        }
+    }
+    backend::OpParams params;
+    params.verify = verify;
+    const TensorId dst = activation(std::move(name), TensorType::I32, {k + 2, 1, 1, 1});
+    // Absent operands are invalid ids, index -1: the node's "no source".
+    return add_node(op, {logits, drafts, draft_probs, parents}, dst, params);
 }
 
 BuiltGraph GraphBuilder::finish() {

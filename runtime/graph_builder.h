@@ -86,8 +86,17 @@ class GraphBuilder {
     // `mask` may be invalid (none).
     TensorId flash_attn(TensorId q, TensorId k_cache, TensorId v_cache, TensorId mask,
                         const Attention& attention, std::string name);
+    // MTP_HEAD, NextN style: [rmsnorm(e) * enorm ; rmsnorm(h) * hnorm] per column, [2 n, m].
+    TensorId mtp_next_n(TensorId embeddings, TensorId hidden, TensorId enorm, TensorId hnorm,
+                        float eps, std::string name);
+    // MTP_HEAD, Medusa style: hidden + silu(projected + bias); `bias` may be invalid (none).
+    TensorId mtp_medusa(TensorId hidden, TensorId projected, TensorId bias, std::string name);
     TensorId argmax(TensorId x, std::string name);
     TensorId top_k(TensorId x, int32_t k, std::string name);
+    // DRAFT_VERIFY over target logits [n_vocab, k+1] and k draft tokens; `draft_probs` and
+    // `parents` may be invalid (deterministic drafts; a chain). Returns the I32 [k+2] verdict.
+    TensorId draft_verify(TensorId logits, TensorId drafts, TensorId draft_probs, TensorId parents,
+                          const backend::VerifyParams& verify, std::string name);
 
     const backend::Tensor& tensor(TensorId id) const;
     const backend::Graph& graph() const { return graph_; }

@@ -91,19 +91,39 @@ HParams read_hparams(const gguf::File& file) {
 
     hp.n_ctx_train = read_required(file, key("context_length"));
     hp.n_embd = read_required(file, key("embedding_length"));
-    hp.n_layer = read_required(file, key("block_count"));
+    // Per-layer arrays span every block, next-n ones included.
+    const uint32_t n_block = read_required(file, key("block_count"));
     if (hp.n_embd == 0) fail(file, "key " + key("embedding_length") + " is 0");
-    if (hp.n_layer == 0) fail(file, "key " + key("block_count") + " is 0");
+    if (n_block == 0) fail(file, "key " + key("block_count") + " is 0");
+    read_optional(file, key("nextn_predict_layers"), hp.n_nextn_layer);
+    if (hp.n_nextn_layer >= n_block) {
+        fail(file, "key " + key("nextn_predict_layers") + " = " + std::to_string(hp.n_nextn_layer) +
+                       " leaves no main block of the " + std::to_string(n_block) + " in " +
+                       key("block_count"));
+    }
+    hp.n_layer = n_block - hp.n_nextn_layer;
 
-    if (!read_per_layer(file, key("feed_forward_length"), hp.n_layer, hp.n_ff)) {
+    if (!read_per_layer(file, key("feed_forward_length"), n_block, hp.n_ff)) {
         fail(file, "key " + key("feed_forward_length") + " is missing");
     }
-    if (!read_per_layer(file, key("attention.head_count"), hp.n_layer, hp.n_head)) {
+    if (!read_per_layer(file, key("attention.head_count"), n_block, hp.n_head)) {
         fail(file, "key " + key("attention.head_count") + " is missing");
     }
     if (hp.n_head == 0) fail(file, "key " + key("attention.head_count") + " is 0");
     hp.n_head_kv = hp.n_head;
-    read_per_layer(file, key("attention.head_count_kv"), hp.n_layer, hp.n_head_kv);
+    read_per_layer(file, key("attention.head_count_kv"), n_block, hp.n_head_kv);
+    // Medusa heads: tessera's convention, not tied to an architecture.
+    if (read_optional(file, "medusa.head_count", hp.n_medusa_head) && hp.n_medusa_head == 0) {
+        fail(file, "key medusa.head_count is 0; a file without Medusa heads leaves it out");
+    }
+    const bool has_layer_count = read_optional(file, "medusa.layer_count", hp.n_medusa_layer);
+    if (has_layer_count && hp.n_medusa_head == 0) {
+        fail(file, "key medusa.layer_count is set but medusa.head_count is not");
+    }
+    if (hp.n_medusa_head > 0) {
+        if (!has_layer_count) hp.n_medusa_layer = 1;
+        if (hp.n_medusa_layer == 0) fail(file, "key medusa.layer_count is 0");
+    }
     if (hp.n_head_kv == 0 || hp.n_head % hp.n_head_kv != 0) {
         fail(file, "key " + key("attention.head_count_kv") + " = " + std::to_string(hp.n_head_kv) +
                        " does not divide the " + std::to_string(hp.n_head) + " query heads");

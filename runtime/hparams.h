@@ -17,14 +17,16 @@ struct HParams {
 
     uint32_t n_ctx_train = 0;  // context_length: the context the model was trained for
     uint32_t n_embd = 0;       // embedding_length
-    uint32_t n_layer = 0;      // block_count
-    uint32_t n_ff = 0;         // feed_forward_length
-    uint32_t n_head = 0;       // attention.head_count
-    uint32_t n_head_kv = 0;    // attention.head_count_kv (default: n_head)
-    uint32_t head_dim_k = 0;   // attention.key_length (default: n_embd / n_head)
-    uint32_t head_dim_v = 0;   // attention.value_length (default: n_embd / n_head)
-    uint32_t n_vocab = 0;      // rows of token_embd
-    float rms_eps = 0.0f;      // attention.layer_norm_rms_epsilon
+    // The main model's blocks: block_count less the next-n blocks that follow them (llama.cpp's
+    // convention: block_count counts both, and the main forward pass runs the first n_layer).
+    uint32_t n_layer = 0;
+    uint32_t n_ff = 0;        // feed_forward_length
+    uint32_t n_head = 0;      // attention.head_count
+    uint32_t n_head_kv = 0;   // attention.head_count_kv (default: n_head)
+    uint32_t head_dim_k = 0;  // attention.key_length (default: n_embd / n_head)
+    uint32_t head_dim_v = 0;  // attention.value_length (default: n_embd / n_head)
+    uint32_t n_vocab = 0;     // rows of token_embd
+    float rms_eps = 0.0f;     // attention.layer_norm_rms_epsilon
 
     // Rotary embeddings of full-attention layers.
     uint32_t n_rot = 0;               // rope.dimension_count (default: head_dim_k)
@@ -41,6 +43,11 @@ struct HParams {
     // Scale of attention scores; 0 means 1 / sqrt(head_dim_k).
     float attention_scale = 0.0f;
     float final_logit_softcap = 0.0f;  // final_logit_softcapping; 0: none
+
+    // Speculative draft heads stored in the file (docs/speculative-heads.md).
+    uint32_t n_nextn_layer = 0;   // nextn_predict_layers: next-n blocks after the main ones
+    uint32_t n_medusa_head = 0;   // medusa.head_count: Medusa heads
+    uint32_t n_medusa_layer = 0;  // medusa.layer_count: residual blocks per head (default 1)
 
     bool is_swa(uint32_t layer) const { return layer < swa_layers.size() && swa_layers[layer]; }
     float layer_rope_freq_base(uint32_t layer) const {

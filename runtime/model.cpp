@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "formats/error.h"
+#include "runtime/speculative/head_weights.h"
 
 namespace tessera {
 
@@ -124,7 +125,10 @@ std::shared_ptr<const Model> Model::load_with(
     }
     HParams hparams = read_hparams(file);
     architecture->load_hparams(file, hparams);
-    const std::vector<WeightSpec> specs = architecture->weights(hparams);
+    std::vector<WeightSpec> specs = architecture->weights(hparams);
+    for (WeightSpec& spec : draft_head_weights(hparams, *architecture)) {
+        specs.push_back(std::move(spec));
+    }
     check_weights(file, hparams, specs);
     std::optional<Tokenizer> tokenizer;
     if (file.find("tokenizer.ggml.model") != nullptr) {

@@ -31,6 +31,7 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer Ints {
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer StepValues {
     int position;
     int n_kv;
+    uvec2 seed;  // low, high 32 bits
 };
 // A node's error slot: flagged, then the lowest failing index.
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer ErrorSlot {

@@ -1249,21 +1249,351 @@ TEST_P(Conformance, CompileChecksBufferRanges) {
     EXPECT_THROW((void)device_->compile(test.graph, on_device.pointers), Error);
 }
 
-TEST_P(Conformance, SpeculativeOpsAreRefusedByName) {
-    for (const Op op : {Op::MTP_HEAD, Op::DRAFT_VERIFY}) {
+// ---------------------------------------------------------------------------------------------
+// DRAFT_VERIFY: exact against the reference (integers out), on chains and trees, greedy and
+// sampled, with and without draft distributions. Logits are random floats, so that ties and
+// probabilities within rounding of a uniform are vanishingly rare.
+
+struct VerifyCase {
+    int64_t n_vocab = 0;
+    std::vector<float> logits;       // [n_vocab, k+1]
+    std::vector<int32_t> drafts;     // [k]
+    std::vector<float> draft_probs;  // [n_vocab, k] or empty
+    std::vector<int32_t> parents;    // [k] or empty
+    VerifyParams params;
+    int32_t k() const { return static_cast<int32_t>(drafts.size()); }
+
+    TestGraph graph() const {
         TestGraph test;
-        const int32_t x = test.f32("x", {8, 1, 1, 1}, std::vector<float>(8, 0.0f));
-        const int32_t y = test.tensor("y", TensorType::F32, {8, 1, 1, 1});
-        test.node(op, {x, -1, -1, -1}, y);
-        EXPECT_FALSE(device_->supports(test.graph, test.graph.nodes[0]));
+        const int32_t logits_id = test.f32("target_logits", {n_vocab, k() + 1, 1, 1}, logits);
+        const int32_t drafts_id = test.i32("drafts", {k(), 1, 1, 1}, drafts);
+        const int32_t q_id =
+            draft_probs.empty() ? -1 : test.f32("draft_probs", {n_vocab, k(), 1, 1}, draft_probs);
+        const int32_t parents_id =
+            parents.empty() ? -1 : test.i32("parents", {k(), 1, 1, 1}, parents);
+        const int32_t out = test.tensor("verdict", TensorType::I32, {k() + 2, 1, 1, 1});
+        OpParams op_params;
+        op_params.verify = params;
+        test.node(Op::DRAFT_VERIFY, {logits_id, drafts_id, q_id, parents_id}, out, op_params);
+        return test;
+    }
+};
+
+int32_t row_argmax(const std::vector<float>& logits, int64_t n_vocab, int64_t row) {
+    const auto begin = logits.begin() + row * n_vocab;
+    return static_cast<int32_t>(std::max_element(begin, begin + n_vocab) - begin);
+}
+
+// A probability distribution over n tokens, random and with full support.
+std::vector<float> random_distribution(Random& random, int64_t n) {
+    std::vector<float> q(static_cast<size_t>(n));
+    double total = 0.0;
+    for (float& v : q) {
+        v = static_cast<float>(0.05 + random.uniform());
+        total += v;
+    }
+    for (float& v : q) v = static_cast<float>(v / total);
+    return q;
+}
+
+TEST_P(Conformance, DraftVerifyGreedyAcceptsTheArgmaxPrefix) {
+    Random random(61);
+    for (const int64_t n_vocab : {int64_t{7}, int64_t{300}, int64_t{70001}}) {
+        for (const int32_t k : {1, 4}) {
+            VerifyCase base;
+            base.n_vocab = n_vocab;
+            base.logits = random.floats(n_vocab * (k + 1), 4.0f);
+            std::vector<int32_t> argmaxes;
+            for (int32_t r = 0; r <= k; ++r)
+                argmaxes.push_back(row_argmax(base.logits, n_vocab, r));
+            // Every number of matching drafts, from none to all.
+            for (int32_t matching = 0; matching <= k; ++matching) {
+                VerifyCase c = base;
+                for (int32_t j = 0; j < k; ++j) {
+                    c.drafts.push_back(j < matching ? argmaxes[static_cast<size_t>(j)]
+                                                    : (argmaxes[static_cast<size_t>(j)] + 1) %
+                                                          static_cast<int32_t>(n_vocab));
+                }
+                const TestGraph test = c.graph();
+                const std::vector<int32_t> got = ints_of(run_node(test));
+                const std::string what = "greedy n_vocab=" + std::to_string(n_vocab) +
+                                         " k=" + std::to_string(k) +
+                                         " matching=" + std::to_string(matching);
+                expect_exact(as_doubles(got), reference(test), what);
+                std::vector<int32_t> want(static_cast<size_t>(k + 2), -1);
+                want[0] = matching;
+                want[1] = argmaxes[static_cast<size_t>(matching)];
+                for (int32_t j = 0; j < matching; ++j) want[static_cast<size_t>(j + 2)] = j;
+                EXPECT_EQ(got, want) << what;
+            }
+        }
+    }
+}
+
+TEST_P(Conformance, DraftVerifyGreedyWalksATree) {
+    // Root children 0, 1, 2; node 1's children 3, 4; node 4's child 5; node 6 names a parent
+    // after itself and is never reachable.
+    const int64_t n_vocab = 40;
+    Random random(62);
+    VerifyCase c;
+    c.n_vocab = n_vocab;
+    c.parents = {-1, -1, -1, 1, 1, 4, 7};
+    c.logits = random.floats(n_vocab * 8, 4.0f);
+    const auto argmax_after = [&](int32_t node) { return row_argmax(c.logits, n_vocab, node + 1); };
+    const auto other = [&](int32_t token) { return (token + 1) % static_cast<int32_t>(n_vocab); };
+    const int32_t root_best = argmax_after(-1);
+    // Node 0 wrong, node 1 right (node 2 duplicates it but comes later), node 3 wrong, node 4
+    // right, node 5 right: the path is 1, 4, 5 and the next token node 5's argmax.
+    c.drafts = {other(root_best), root_best,       root_best,      other(argmax_after(1)),
+                argmax_after(1),  argmax_after(4), argmax_after(6)};
+    const TestGraph test = c.graph();
+    const std::vector<int32_t> got = ints_of(run_node(test));
+    expect_exact(as_doubles(got), reference(test), "greedy tree");
+    EXPECT_EQ(got, (std::vector<int32_t>{3, argmax_after(5), 1, 4, 5, -1, -1, -1, -1}));
+}
+
+TEST_P(Conformance, DraftVerifySamplingMatchesTheReference) {
+    Random random(63);
+    struct Config {
+        int64_t n_vocab;
+        int32_t top_k;
+        float top_p, min_p, temperature;
+        bool with_q, tree;
+        Acceptance acceptance;
+    };
+    const Config configs[] = {
+        {16, 0, 1.0f, 0.0f, 1.0f, false, false, Acceptance::Exact},
+        {16, 0, 1.0f, 0.0f, 0.7f, true, false, Acceptance::Exact},
+        {300, 40, 0.95f, 0.05f, 0.8f, false, false, Acceptance::Exact},
+        {300, 40, 0.9f, 0.02f, 1.3f, true, true, Acceptance::Exact},
+        {70001, 40, 0.95f, 0.05f, 0.8f, true, false, Acceptance::Exact},
+        {70001, 40, 0.95f, 0.05f, 0.8f, false, false, Acceptance::Exact},
+        {50, 8, 1.0f, 0.0f, 1.0f, false, true, Acceptance::Exact},
+        {300, 40, 0.95f, 0.05f, 0.8f, false, true, Acceptance::Typical},
+        {300, 0, 0.9f, 0.0f, 0.9f, false, false, Acceptance::Exact},
+    };
+    for (const Config& config : configs) {
+        VerifyCase c;
+        c.n_vocab = config.n_vocab;
+        const int32_t k = 5;
+        c.logits = random.floats(config.n_vocab * (k + 1), 3.0f);
+        c.params.temperature = config.temperature;
+        c.params.top_k = config.top_k;
+        c.params.top_p = config.top_p;
+        c.params.min_p = config.min_p;
+        c.params.acceptance = config.acceptance;
+        if (config.tree) c.parents = {-1, -1, 0, 0, 2};
+        for (int32_t j = 0; j < k; ++j) {
+            // Drafts mostly among the likely tokens of their row, so that both outcomes occur.
+            const int32_t parent = config.tree ? c.parents[static_cast<size_t>(j)] : j - 1;
+            const int32_t best = row_argmax(c.logits, config.n_vocab, parent + 1);
+            c.drafts.push_back(random.integer(0, 2) == 0
+                                   ? static_cast<int32_t>(random.integer(0, config.n_vocab - 1))
+                                   : best);
+            if (config.with_q) {
+                const std::vector<float> q = random_distribution(random, config.n_vocab);
+                c.draft_probs.insert(c.draft_probs.end(), q.begin(), q.end());
+            }
+        }
+        const TestGraph test = c.graph();
+        if (!device_->supports(test.graph, test.graph.nodes[0])) {
+            EXPECT_FALSE(is_cpu()) << "the CPU runs every DRAFT_VERIFY";
+            std::printf(
+                "[ note ] %s does not run this DRAFT_VERIFY (top_k %d, %s), as documented\n",
+                GetParam().info.backend.c_str(), config.top_k,
+                config.with_q ? "draft distributions" : "deterministic drafts");
+            continue;
+        }
         DeviceGraph on_device(*device_, test);
+        const auto executable = device_->compile(test.graph, on_device.pointers);
+        const auto queue = device_->create_queue(QueueOptions{2});
+        std::array<int, 3> outcomes = {0, 0, 0};  // none, some, all accepted
+        // Fewer runs on the large vocabulary: each scans it once per candidate kept.
+        const uint64_t n_seeds = config.n_vocab > 1000 ? 8 : 40;
+        for (uint64_t seed = 1; seed <= n_seeds; ++seed) {
+            StepValues step;
+            step.seed = seed * 0x5851f42d4c957f2dull;
+            queue->submit(*executable, step);
+            queue->wait();
+            const std::vector<int32_t> got =
+                ints_of(on_device.read(*device_, test.graph.nodes[0].dst));
+            expect_exact(as_doubles(got), reference(test, step),
+                         "sampled n_vocab=" + std::to_string(config.n_vocab) + " top_k=" +
+                             std::to_string(config.top_k) + " seed=" + std::to_string(seed));
+            ++outcomes[got[0] == 0 ? 0 : (got[0] == k || config.tree) ? 2 : 1];
+        }
+        EXPECT_GT(outcomes[0] + outcomes[1] + outcomes[2], 0);
+    }
+}
+
+TEST_P(Conformance, DraftVerifyEdgeCases) {
+    Random random(64);
+    const int64_t n_vocab = 64;
+    VerifyCase c;
+    c.n_vocab = n_vocab;
+    c.logits = random.floats(n_vocab * 4, 3.0f);
+    c.params.temperature = 1.0f;
+    c.params.top_k = 10;
+    // q equal to p: every draft is accepted whatever the uniform (u * p < p for u < 1).
+    for (int32_t j = 0; j < 3; ++j) {
+        const std::vector<float> row(c.logits.begin() + j * n_vocab,
+                                     c.logits.begin() + (j + 1) * n_vocab);
+        const std::vector<double> p = test::verify_distribution(row, c.params);
+        const auto best = static_cast<int32_t>(std::max_element(p.begin(), p.end()) - p.begin());
+        c.drafts.push_back(best);
+        for (double v : p) c.draft_probs.push_back(static_cast<float>(v));
+    }
+    const TestGraph with_q = c.graph();
+    const bool takes_q = device_->supports(with_q.graph, with_q.graph.nodes[0]);
+    EXPECT_TRUE(takes_q || !is_cpu());
+    if (!takes_q) {
+        std::printf("[ note ] %s takes no draft distributions, as documented\n",
+                    GetParam().info.backend.c_str());
+    }
+    for (uint64_t seed = 0; takes_q && seed < 10; ++seed) {
+        StepValues step;
+        step.seed = seed;
+        const std::vector<int32_t> got = ints_of(run_node(c.graph(), step));
+        EXPECT_EQ(got[0], 3) << "q = p accepts everything, seed " << seed;
+        EXPECT_EQ((std::vector<int32_t>(got.begin() + 2, got.end())),
+                  (std::vector<int32_t>{0, 1, 2}));
+        expect_exact(as_doubles(got), reference(c.graph(), step), "q = p");
+    }
+    // A draft outside the top-k set (probability 0) or outside the vocabulary is never accepted,
+    // and the next token then lies in the top-k set.
+    for (const int32_t bad : {-1, static_cast<int32_t>(n_vocab), -7}) {
+        VerifyCase d = c;
+        d.draft_probs.clear();
+        const std::vector<float> row(d.logits.begin(), d.logits.begin() + n_vocab);
+        const std::vector<double> p = test::verify_distribution(row, d.params);
+        int32_t outside = 0;
+        while (p[static_cast<size_t>(outside)] > 0.0) ++outside;
+        d.drafts[0] = bad == -7 ? outside : bad;
+        for (uint64_t seed = 0; seed < 10; ++seed) {
+            StepValues step;
+            step.seed = seed;
+            const std::vector<int32_t> got = ints_of(run_node(d.graph(), step));
+            EXPECT_EQ(got[0], 0) << "draft " << d.drafts[0];
+            ASSERT_GE(got[1], 0);
+            EXPECT_GT(p[static_cast<size_t>(got[1])], 0.0);
+            expect_exact(as_doubles(got), reference(d.graph(), step), "bad draft");
+        }
+    }
+}
+
+TEST_P(Conformance, DraftVerifyRejectsShapesThatDoNotFit) {
+    TestGraph test;
+    const int32_t logits = test.f32("target_logits", {8, 3, 1, 1}, std::vector<float>(24, 0.0f));
+    const int32_t drafts = test.i32("drafts", {3, 1, 1, 1}, {0, 1, 2});  // k+1 = 4 != 3 rows
+    const int32_t out = test.tensor("verdict", TensorType::I32, {5, 1, 1, 1});
+    test.node(Op::DRAFT_VERIFY, {logits, drafts, -1, -1}, out);
+    EXPECT_FALSE(device_->supports(test.graph, test.graph.nodes[0]));
+    DeviceGraph on_device(*device_, test);
+    try {
+        (void)device_->compile(test.graph, on_device.pointers);
+        FAIL() << "compiled";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("k+1 = 4 rows"), std::string::npos)
+            << error.what();
+    }
+}
+
+// MTP_HEAD, NextN: each half is RMS_NORM's computation (its bound) and one more product.
+TEST_P(Conformance, MtpHeadNextNMatchesTheReference) {
+    Random random(31);
+    for (const int64_t n_embd : {int64_t{1}, int64_t{64}, int64_t{4096}, int64_t{1000}}) {
+        for (const int64_t m : {int64_t{1}, int64_t{5}}) {
+            TestGraph test;
+            const int32_t e = test.f32("embd", {n_embd, m, 1, 1}, random.floats(n_embd * m, 3.0f));
+            const int32_t h =
+                test.f32("hidden", {n_embd, m, 1, 1}, random.floats(n_embd * m, 40.0f));
+            const int32_t enorm = test.f32("enorm", {n_embd, 1, 1, 1}, random.floats(n_embd, 2.0f));
+            const int32_t hnorm = test.f32("hnorm", {n_embd, 1, 1, 1}, random.floats(n_embd, 2.0f));
+            const int32_t out = test.tensor("eh", TensorType::F32, {2 * n_embd, m, 1, 1});
+            OpParams params;
+            params.eps = 1e-5f;
+            params.mtp_style = MtpStyle::NextN;
+            test.node(Op::MTP_HEAD, {e, h, enorm, hnorm}, out, params);
+            const std::vector<double> want = reference(test);
+            const std::vector<float> got = floats_of(run_node(test));
+            const double relative =
+                (9 + 2 * std::log2(static_cast<double>(n_embd))) * kFloatEpsilon;
+            expect_close(
+                got, want, [&](size_t i) { return relative * std::abs(want[i]); },
+                "MTP_HEAD NextN n_embd=" + std::to_string(n_embd) + " m=" + std::to_string(m));
+        }
+    }
+}
+
+// MTP_HEAD, Medusa: SILU's bound on z + b (rounded once) and one more addition.
+TEST_P(Conformance, MtpHeadMedusaMatchesTheReference) {
+    Random random(32);
+    for (const bool with_bias : {true, false}) {
+        for (const int64_t n_embd : {int64_t{1}, int64_t{96}, int64_t{4099}}) {
+            const int64_t m = 3;
+            const std::vector<float> hidden = random.floats(n_embd * m, 6.0f);
+            const std::vector<float> projected = random.floats(n_embd * m, 12.0f);
+            const std::vector<float> bias = random.floats(n_embd, 4.0f);
+            TestGraph test;
+            const int32_t h = test.f32("hidden", {n_embd, m, 1, 1}, hidden);
+            const int32_t z = test.f32("projected", {n_embd, m, 1, 1}, projected);
+            const int32_t b = with_bias ? test.f32("bias", {n_embd, 1, 1, 1}, bias) : -1;
+            const int32_t out = test.tensor("head", TensorType::F32, {n_embd, m, 1, 1});
+            OpParams params;
+            params.mtp_style = MtpStyle::Medusa;
+            test.node(Op::MTP_HEAD, {h, z, b, -1}, out, params);
+            const std::vector<double> want = reference(test);
+            const std::vector<float> got = floats_of(run_node(test));
+            expect_close(
+                got, want,
+                [&](size_t i) {
+                    const double b_i =
+                        with_bias ? std::abs(bias[i % static_cast<size_t>(n_embd)]) : 0.0;
+                    return 20 * kFloatEpsilon *
+                           (std::abs(want[i]) + std::abs(hidden[i]) + std::abs(projected[i]) + b_i);
+                },
+                std::string("MTP_HEAD Medusa n_embd=") + std::to_string(n_embd) +
+                    (with_bias ? " with bias" : " without bias"));
+        }
+    }
+}
+
+// Ill-formed MTP_HEAD nodes are refused at compile time with what is wrong.
+TEST_P(Conformance, MtpHeadRefusesMismatchedOperands) {
+    TestGraph test;
+    const int32_t e = test.f32("embd", {64, 2, 1, 1}, std::vector<float>(128, 1.0f));
+    const int32_t h = test.f32("hidden", {64, 2, 1, 1}, std::vector<float>(128, 1.0f));
+    const int32_t enorm = test.f32("enorm", {64, 1, 1, 1}, std::vector<float>(64, 1.0f));
+    const int32_t short_norm = test.f32("hnorm", {32, 1, 1, 1}, std::vector<float>(32, 1.0f));
+    const int32_t narrow = test.tensor("eh", TensorType::F32, {64, 2, 1, 1});
+    const int32_t wide = test.tensor("eh_wide", TensorType::F32, {128, 2, 1, 1});
+    OpParams next_n;
+    next_n.mtp_style = MtpStyle::NextN;
+    OpParams medusa;
+    medusa.mtp_style = MtpStyle::Medusa;
+    struct BadCase {
+        Node node;
+        std::string expected;
+    };
+    const std::vector<BadCase> cases = {
+        {{Op::MTP_HEAD, {e, h, enorm, short_norm}, wide, next_n}, "hnorm"},
+        {{Op::MTP_HEAD, {e, h, enorm, enorm}, narrow, next_n}, "both halves"},
+        {{Op::MTP_HEAD, {e, h, enorm, -1}, wide, next_n}, "src3 is missing"},
+        {{Op::MTP_HEAD, {h, e, short_norm, -1}, narrow, medusa}, "bias"},
+        {{Op::MTP_HEAD, {h, e, -1, -1}, wide, medusa}, "same shape"},
+    };
+    for (const BadCase& bad : cases) {
+        TestGraph one = test;
+        one.graph.nodes = {bad.node};
+        EXPECT_FALSE(device_->supports(one.graph, one.graph.nodes[0])) << bad.expected;
+        DeviceGraph on_device(*device_, one);
         try {
-            (void)device_->compile(test.graph, on_device.pointers);
-            FAIL() << op_name(op) << " compiled";
+            (void)device_->compile(one.graph, on_device.pointers);
+            ADD_FAILURE() << "compiled a node that should fail with '" << bad.expected << "'";
         } catch (const Error& error) {
             const std::string message = error.what();
-            EXPECT_NE(message.find(op_name(op)), std::string::npos) << message;
-            EXPECT_NE(message.find("node 0"), std::string::npos) << message;
+            EXPECT_NE(message.find(bad.expected), std::string::npos) << message;
+            EXPECT_NE(message.find("MTP_HEAD"), std::string::npos) << message;
         }
     }
 }

@@ -5,7 +5,8 @@
 // each other, from where on either choice is right.
 //
 // Also the session's bookkeeping on the same model: prefix reuse, turns dropped when the context
-// fills, interruption, and state after an error.
+// fills, interruption, and state after an error; and speculative replies (n-gram drafts, and
+// the model as its own draft model) equal to plain ones through all of these.
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,8 @@
 #include "runtime/chat_template.h"
 #include "runtime/default_model.h"
 #include "runtime/model.h"
+#include "runtime/speculative/draft_model_drafter.h"
+#include "runtime/speculative/ngram_drafter.h"
 #include "tests/test_paths.h"
 
 namespace tessera {
@@ -190,6 +193,82 @@ TEST_F(GemmaChat, InterruptionKeepsThePartialReply) {
     EXPECT_EQ(stats.end, ReplyEnd::Interrupted);
     EXPECT_EQ(stats.generated_tokens, 5u);
     EXPECT_EQ(session.turns().back().content, streamed);
+}
+
+// What a conversation gave: each reply's text and stats.
+struct Transcript {
+    std::vector<std::string> replies;
+    std::vector<ReplyStats> stats;
+};
+
+// Plays `messages` to a greedy session of n_ctx positions, with `drafter` when given; the
+// reply at index `interrupted_reply` is interrupted after 5 tokens.
+Transcript converse(const std::shared_ptr<const Model>& model, std::unique_ptr<Drafter> drafter,
+                    uint32_t n_ctx, const std::vector<std::string>& messages,
+                    size_t interrupted_reply) {
+    ChatSession session(model, *model->tokenizer(), ChatTemplate::for_model(model->file()),
+                        small_context(n_ctx), greedy_options(40));
+    if (drafter) session.speculate(std::move(drafter), 6);
+    Transcript transcript;
+    for (size_t i = 0; i < messages.size(); ++i) {
+        int asked = 0;
+        std::string text;
+        transcript.stats.push_back(session.reply(
+            messages[i], [&](std::string_view piece) { text += piece; },
+            [&] { return i == interrupted_reply && ++asked > 5; }));
+        EXPECT_EQ(text, session.turns().back().content);
+        EXPECT_LE(session.n_cached(), session.n_ctx());
+        transcript.replies.push_back(text);
+    }
+    return transcript;
+}
+
+TEST_F(GemmaChat, SpeculativeRepliesEqualPlainRepliesThroughReuseDropsAndInterruption) {
+    const std::vector<std::string> messages = {
+        "Repeat exactly: for i in range(10): print(i * i)",
+        "Say it again, word for word.",
+        "Count from 1 to 50.",
+        "Repeat your first answer.",
+        "Now write it with j instead of i.",
+    };
+    // 128 positions: the later messages drop the oldest turns.
+    constexpr uint32_t kPositions = 128;
+    constexpr size_t kInterrupted = 2;
+    const Transcript plain = converse(model_, nullptr, kPositions, messages, kInterrupted);
+    EXPECT_EQ(plain.stats[kInterrupted].end, ReplyEnd::Interrupted);
+    uint32_t dropped = 0;
+    for (const ReplyStats& stats : plain.stats) dropped += stats.dropped_turns;
+    EXPECT_GT(dropped, 0u) << "the conversation should outgrow the context";
+
+    ContextOptions draft_options = small_context(kPositions);
+    std::vector<std::pair<std::string, std::unique_ptr<Drafter>>> drafters;
+    drafters.emplace_back("ngram", std::make_unique<NgramDrafter>());
+    drafters.emplace_back("draft model",
+                          std::make_unique<DraftModelDrafter>(*model_, model_, draft_options));
+    for (auto& [name, drafter] : drafters) {
+        SCOPED_TRACE(name);
+        const Transcript speculative =
+            converse(model_, std::move(drafter), kPositions, messages, kInterrupted);
+        EXPECT_EQ(speculative.replies, plain.replies);
+        uint64_t accepted = 0;
+        for (size_t i = 0; i < messages.size(); ++i) {
+            EXPECT_EQ(speculative.stats[i].generated_tokens, plain.stats[i].generated_tokens);
+            EXPECT_EQ(speculative.stats[i].end, plain.stats[i].end);
+            EXPECT_EQ(speculative.stats[i].dropped_turns, plain.stats[i].dropped_turns);
+            accepted += speculative.stats[i].speculation.accepted;
+        }
+        EXPECT_GT(accepted, 0u) << "no draft was ever accepted";
+    }
+}
+
+TEST_F(GemmaChat, SpeculationRefusesPenalties) {
+    ChatOptions options = greedy_options(8);
+    options.sampling.repeat_penalty = 1.3f;
+    options.sampling.penalty_last_n = 64;
+    ChatSession session(model_, *model_->tokenizer(), ChatTemplate::for_model(model_->file()),
+                        small_context(128), options);
+    EXPECT_THROW(session.speculate(std::make_unique<NgramDrafter>(), 4), Error);
+    EXPECT_FALSE(session.speculates());
 }
 
 }  // namespace

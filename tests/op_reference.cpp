@@ -103,6 +103,11 @@ class Reference {
                 return argmax();
             case Op::TOP_K:
                 return top_k();
+            case Op::DRAFT_VERIFY:
+                return draft_verify();
+            case Op::MTP_HEAD:
+                return params().mtp_style == backend::MtpStyle::NextN ? next_n_head()
+                                                                      : medusa_head();
             default:
                 throw Error(std::string("no reference for op ") + backend::op_name(node_.op));
         }
@@ -244,6 +249,43 @@ class Reference {
         std::vector<double> out = values_of(src(0), src_bytes(0));
         const std::vector<double> up = values_of(src(1), src_bytes(1));
         for (size_t i = 0; i < out.size(); ++i) out[i] = activation(out[i]) * up[i];
+        return out;
+    }
+
+    // MTP_HEAD, NextN style: per column, [rmsnorm(e) * enorm ; rmsnorm(h) * hnorm].
+    std::vector<double> next_n_head() const {
+        const std::vector<double> e = values_of(src(0), src_bytes(0));
+        const std::vector<double> h = values_of(src(1), src_bytes(1));
+        const std::vector<double> e_weight = values_of(src(2), src_bytes(2));
+        const std::vector<double> h_weight = values_of(src(3), src_bytes(3));
+        const auto n_embd = static_cast<size_t>(src(0).shape[0]);
+        const size_t n_columns = e.size() / n_embd;
+        std::vector<double> out;
+        out.reserve(2 * e.size());
+        const auto append_normalised = [&](const std::vector<double>& x, size_t column,
+                                           const std::vector<double>& weight) {
+            double sum = 0.0;
+            for (size_t i = 0; i < n_embd; ++i)
+                sum += x[column * n_embd + i] * x[column * n_embd + i];
+            const double scale = 1.0 / std::sqrt(sum / static_cast<double>(n_embd) + params().eps);
+            for (size_t i = 0; i < n_embd; ++i)
+                out.push_back(x[column * n_embd + i] * scale * weight[i]);
+        };
+        for (size_t column = 0; column < n_columns; ++column) {
+            append_normalised(e, column, e_weight);
+            append_normalised(h, column, h_weight);
+        }
+        return out;
+    }
+
+    // MTP_HEAD, Medusa style: h + silu(z + b).
+    std::vector<double> medusa_head() const {
+        std::vector<double> out = values_of(src(0), src_bytes(0));
+        const std::vector<double> z = values_of(src(1), src_bytes(1));
+        const auto n_embd = static_cast<size_t>(src(0).shape[0]);
+        std::vector<double> bias(n_embd, 0.0);
+        if (node_.src[2] >= 0) bias = values_of(src(2), src_bytes(2));
+        for (size_t i = 0; i < out.size(); ++i) out[i] += silu(z[i] + bias[i % n_embd]);
         return out;
     }
 
@@ -412,6 +454,114 @@ class Reference {
         return out;
     }
 
+    // The walk of backends/backend.h with dense distributions over the whole vocabulary.
+    std::vector<double> draft_verify() const {
+        const std::vector<float> logits = floats_of(src(0), src_bytes(0));
+        const auto n_vocab = static_cast<size_t>(src(0).shape[0]);
+        const std::vector<double> tokens = values_of(src(1), src_bytes(1));
+        const auto k = static_cast<int64_t>(tokens.size());
+        const bool has_q = node_.src[2] >= 0;
+        const std::vector<float> q = has_q ? floats_of(src(2), src_bytes(2)) : std::vector<float>{};
+        const std::vector<double> parents =
+            node_.src[3] >= 0 ? values_of(src(3), src_bytes(3)) : std::vector<double>{};
+        const backend::VerifyParams& verify = params().verify;
+        const bool greedy = !(verify.temperature > 0.0f);
+        const auto parent_of = [&](int64_t j) -> int64_t {
+            const auto parent =
+                parents.empty() ? j - 1 : static_cast<int64_t>(parents[static_cast<size_t>(j)]);
+            return parent >= -1 && parent < j ? parent : -2;  // -2: unreachable
+        };
+        const auto row = [&](int64_t node) {
+            return std::vector<float>(logits.begin() + (node + 1) * static_cast<int64_t>(n_vocab),
+                                      logits.begin() + (node + 2) * static_cast<int64_t>(n_vocab));
+        };
+        const auto argmax_of = [](const std::vector<float>& x) {
+            size_t best = 0;
+            for (size_t i = 1; i < x.size(); ++i) {
+                if (x[i] > x[best]) best = i;
+            }
+            return static_cast<int64_t>(best);
+        };
+        const auto draw = [](const std::vector<double>& p, double u) -> int64_t {
+            double total = 0.0;
+            for (double v : p) total += v;
+            double cumulative = 0.0;
+            for (size_t i = 0; i < p.size(); ++i) {
+                cumulative += p[i];
+                if (u * total < cumulative) return static_cast<int64_t>(i);
+            }
+            for (size_t i = p.size(); i-- > 0;) {
+                if (p[i] > 0.0) return static_cast<int64_t>(i);
+            }
+            return 0;
+        };
+
+        std::vector<int64_t> path;
+        int64_t current = -1;
+        int64_t next_token = 0;
+        while (true) {
+            const std::vector<float> x = row(current);
+            std::vector<double> p;
+            if (!greedy) p = verify_distribution(x, verify);
+            double threshold = 0.0;
+            if (!greedy && verify.acceptance == backend::Acceptance::Typical) {
+                double entropy = 0.0;
+                for (double v : p) {
+                    if (v > 0.0) entropy -= v * std::log(v);
+                }
+                threshold = std::min<double>(verify.typical_epsilon,
+                                             verify.typical_delta * std::exp(-entropy));
+            }
+            int64_t accepted = -1;
+            for (int64_t j = 0; j < k && accepted < 0; ++j) {
+                if (parent_of(j) != current) continue;
+                const auto token = static_cast<int64_t>(tokens[static_cast<size_t>(j)]);
+                if (token < 0 || token >= static_cast<int64_t>(n_vocab)) continue;
+                if (greedy) {
+                    if (token == argmax_of(x)) accepted = j;
+                    continue;
+                }
+                const auto t = static_cast<size_t>(token);
+                if (verify.acceptance == backend::Acceptance::Typical) {
+                    if (p[t] > threshold) accepted = j;
+                    continue;
+                }
+                std::vector<double> q_j(n_vocab, 0.0);
+                if (has_q) {
+                    for (size_t i = 0; i < n_vocab; ++i)
+                        q_j[i] = q[static_cast<size_t>(j) * n_vocab + i];
+                } else {
+                    q_j[t] = 1.0;
+                }
+                if (verify_uniform(step_.seed, static_cast<uint64_t>(2 * j)) * q_j[t] < p[t]) {
+                    accepted = j;
+                    continue;
+                }
+                std::vector<double> residual(n_vocab);
+                double total = 0.0;
+                for (size_t i = 0; i < n_vocab; ++i) {
+                    residual[i] = std::max(0.0, p[i] - q_j[i]);
+                    total += residual[i];
+                }
+                if (total > 0.0) {
+                    for (size_t i = 0; i < n_vocab; ++i) p[i] = residual[i] / total;
+                }
+            }
+            if (accepted < 0) {
+                next_token = greedy ? argmax_of(x)
+                                    : draw(p, verify_uniform(step_.seed, 2 * path.size() + 1));
+                break;
+            }
+            path.push_back(accepted);
+            current = accepted;
+        }
+        std::vector<double> out(static_cast<size_t>(k + 2), -1.0);
+        out[0] = static_cast<double>(path.size());
+        out[1] = static_cast<double>(next_token);
+        for (size_t i = 0; i < path.size(); ++i) out[i + 2] = static_cast<double>(path[i]);
+        return out;
+    }
+
     const backend::Graph& graph_;
     const Node& node_;
     const std::vector<std::vector<uint8_t>>& bytes_;
@@ -449,6 +599,60 @@ std::vector<float> round_trip(TensorType type, const std::vector<float>& x, int6
         quant::dequantize_row(codec_type, row.data(), out.data() + begin, row_length);
     }
     return out;
+}
+
+double verify_uniform(uint64_t seed, uint64_t index) {
+    // splitmix64 (Steele, Lea and Flood 2014) started at `seed`: its (index + 1)-th output.
+    uint64_t z = seed + (index + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) / 9007199254740992.0;  // 2^53
+}
+
+std::vector<double> verify_distribution(const std::vector<float>& logits,
+                                        const backend::VerifyParams& params) {
+    const size_t n = logits.size();
+    std::vector<double> x(n);
+    for (size_t i = 0; i < n; ++i) {
+        x[i] = std::isnan(logits[i]) ? -std::numeric_limits<double>::infinity() : logits[i];
+    }
+    // Ranked by value, the lower index first among equal values (a stable sort).
+    std::vector<size_t> ranked(n);
+    std::iota(ranked.begin(), ranked.end(), size_t{0});
+    std::stable_sort(ranked.begin(), ranked.end(), [&](size_t a, size_t b) { return x[a] > x[b]; });
+    size_t kept = n;
+    if (params.top_k > 0) kept = std::min(kept, static_cast<size_t>(params.top_k));
+    if (params.top_p < 1.0f && kept > 1) {
+        double total = 0.0;
+        for (size_t r = 0; r < kept; ++r) total += std::exp(x[ranked[r]] - x[ranked[0]]);
+        double cumulative = 0.0;
+        for (size_t r = 0; r < kept; ++r) {
+            cumulative += std::exp(x[ranked[r]] - x[ranked[0]]) / total;
+            if (cumulative >= params.top_p) {
+                kept = r + 1;
+                break;
+            }
+        }
+    }
+    std::vector<size_t> chosen(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(kept));
+    if (params.min_p > 0.0f && chosen.size() > 1) {
+        const double floor = x[chosen[0]] + std::log(static_cast<double>(params.min_p));
+        std::erase_if(chosen, [&](size_t i) { return x[i] < floor; });
+    }
+    // The temperature divides the float logits, as the sampler does.
+    std::vector<double> p(n, 0.0);
+    double max_scaled = -std::numeric_limits<double>::infinity();
+    for (size_t i : chosen) {
+        max_scaled = std::max(max_scaled, static_cast<double>(logits[i] / params.temperature));
+    }
+    double total = 0.0;
+    for (size_t i : chosen) {
+        p[i] = std::exp(static_cast<double>(logits[i] / params.temperature) - max_scaled);
+        total += p[i];
+    }
+    for (double& v : p) v /= total;
+    return p;
 }
 
 std::vector<double> reference_output(const backend::Graph& graph, const Node& node,

@@ -36,6 +36,13 @@ std::vector<double> reference_output(const backend::Graph& graph, const backend:
                                      const backend::StepValues& step,
                                      const ReferenceOptions& options = {});
 
+// DRAFT_VERIFY's pieces, written from backends/backend.h: the uniform u(seed, index), and a
+// row's distribution after top-k -> top-p -> min-p -> temperature (temperature > 0), dense over
+// the whole row.
+double verify_uniform(uint64_t seed, uint64_t index);
+std::vector<double> verify_distribution(const std::vector<float>& logits,
+                                        const backend::VerifyParams& params);
+
 // A row of `type` (n elements) as doubles, through the reference codecs. I32 is read as integers.
 std::vector<double> dequantize_to_double(quant::TensorType type, const uint8_t* bytes, int64_t n);
 

@@ -10,6 +10,9 @@
 //   - each repetition gives tokens / seconds; the report is their mean and sample standard
 //     deviation ("avg ± stddev" t/s), in llama-bench's markdown table or, with --json, one
 //     object.
+// With --spec, it measures speculative decoding instead (tools/speculative_bench.h): greedy
+// generation on an input-grounded prompt with speculation and without, in the same run, the
+// two outputs compared, and the speed-up and the drafts' acceptance reported.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,10 +27,15 @@
 #include "runtime/model.h"
 #include "runtime/quant_mix.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative/draft_model_drafter.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tools/arg_parser.h"
 #include "tools/commands.h"
 #include "tools/format.h"
 #include "tools/runtime_flags.h"
+#include "tools/speculative_bench.h"
+#include "tools/speculative_flags.h"
+#include "tools/text_file.h"
 #include "tools/token_ids.h"
 
 namespace tessera::tools {
@@ -38,6 +46,32 @@ using Clock = std::chrono::steady_clock;
 
 // The seed of the benchmark's token ids; any fixed value does.
 constexpr uint64_t kTokenSeed = 1;
+
+// The prompt of `bench --spec` without -f: input-grounded, as speculation is meant for (the
+// continuation repeats a code block the prompt holds), and short enough for any context.
+constexpr const char* kSpeculativePrompt =
+    "Repeat the following Python code exactly, without any change.\n"
+    "\n"
+    "def parse_config(path):\n"
+    "    settings = {}\n"
+    "    with open(path) as handle:\n"
+    "        for number, line in enumerate(handle, start=1):\n"
+    "            line = line.strip()\n"
+    "            if not line or line.startswith(\"#\"):\n"
+    "                continue\n"
+    "            key, value = line.split(\"=\", 1)\n"
+    "            settings[key.strip()] = value.strip()\n"
+    "    return settings\n"
+    "\n"
+    "\n"
+    "def merge_configs(base, override):\n"
+    "    merged = dict(base)\n"
+    "    for key, value in override.items():\n"
+    "        merged[key] = value\n"
+    "    return merged\n"
+    "\n"
+    "Here is the same code, repeated exactly:\n"
+    "\n";
 
 struct TestResult {
     std::string name;  // "pp512", "tg128"
@@ -186,10 +220,159 @@ nlohmann::ordered_json test_json(const TestResult& test) {
             {"stddev_ts", stddev(ts)}, {"samples_ns", test.samples_ns}, {"samples_ts", ts}};
 }
 
+double tokens_per_second(uint32_t tokens, uint64_t ns) {
+    return 1e9 * static_cast<double>(tokens) / static_cast<double>(ns);
+}
+
+std::vector<double> rates(uint32_t tokens, const std::vector<uint64_t>& samples_ns) {
+    std::vector<double> ts;
+    for (uint64_t ns : samples_ns) ts.push_back(tokens_per_second(tokens, ns));
+    return ts;
+}
+
+const char* mode_name(SpecMode mode) {
+    switch (mode) {
+        case SpecMode::Draft:
+            return "draft";
+        case SpecMode::NextN:
+            return "mtp";
+        case SpecMode::Medusa:
+            return "medusa";
+        default:
+            return "ngram";
+    }
+}
+
+// The prompt of `bench --spec`: the file's text, or the built-in one, tokenized.
+std::vector<int32_t> speculative_prompt(const Model& model, const std::string& prompt_file) {
+    const Tokenizer* tokenizer = model.tokenizer();
+    if (tokenizer == nullptr) {
+        throw Error(model.file().path() +
+                    ": the file has no vocabulary (tokenizer.ggml.*), so the prompt of bench "
+                    "--spec cannot be tokenized");
+    }
+    std::string text = kSpeculativePrompt;
+    if (!prompt_file.empty()) {
+        text = read_text_file(prompt_file);
+        if (text.empty()) throw Error(prompt_file + ": the prompt file is empty");
+    }
+    std::vector<int32_t> prompt = tokenizer->encode(text, {.add_special = true});
+    if (prompt.empty()) throw Error("the prompt tokenizes to no tokens");
+    return prompt;
+}
+
+int run_speculative_bench(const RuntimeFlags& runtime, const SpeculativeFlags& speculative,
+                          const std::string& prompt_file, uint32_t n_gen, int repetitions,
+                          bool warmup, bool json) {
+    const ModelOptions model_options = runtime.model_options();
+    const std::string path = runtime.model_path();
+    const std::shared_ptr<const Model> model = Model::load(path, model_options);
+    const std::vector<int32_t> prompt = speculative_prompt(*model, prompt_file);
+    const SpecMode mode = speculative.mode_for(*model);
+    const std::string mode_label = mode_name(mode);
+
+    SpeculativeBenchOptions options;
+    options.plain_context = runtime.context_options();
+    options.speculative_context =
+        speculative.target_context_options(*model, runtime.context_options());
+    options.draft_max = speculative.draft_length(*model);
+    options.n_gen = n_gen;
+    options.repetitions = repetitions;
+    options.warmup = warmup;
+    // Each run gets a fresh drafter; a draft model loads once and each drafter has a context of
+    // its own over it.
+    ContextOptions drafter_context = options.speculative_context;
+    drafter_context.n_ctx = static_cast<uint32_t>(prompt.size() + n_gen + options.draft_max + 1);
+    const std::shared_ptr<const Model> draft_model =
+        mode == SpecMode::Draft ? Model::load(speculative.draft_model, model_options) : nullptr;
+    const auto make_drafter = [&]() -> std::unique_ptr<Drafter> {
+        if (draft_model) {
+            return std::make_unique<DraftModelDrafter>(*model, draft_model, drafter_context);
+        }
+        return speculative.make_drafter(model, model_options, drafter_context);
+    };
+    const SpeculativeBenchResult result = measure_speculation(model, prompt, make_drafter, options);
+
+    const SpeculativeStats& stats = result.stats;
+    const std::vector<double> plain_ts = rates(n_gen, result.plain_ns);
+    const std::vector<double> speculative_ts = rates(n_gen, result.speculative_ns);
+    const double speedup = mean(speculative_ts) / mean(plain_ts);
+    std::vector<double> by_position;
+    for (size_t i = 0; i < stats.drafted_at.size(); ++i) {
+        by_position.push_back(stats.acceptance_at(i));
+    }
+    const ModelSummary summary = summarize(*model);
+    const std::string backend = backend_label(runtime.backend);
+    const int threads = runtime.threads_used();
+
+    if (json) {
+        nlohmann::ordered_json out;
+        out["model"] = summary.description;
+        out["model_filename"] = path;
+        out["backend"] = backend;
+        out["device"] = runtime.device;
+        out["threads"] = threads;
+        out["spec"] = mode_label;
+        out["draft_model"] = speculative.draft_model;
+        out["draft_max"] = options.draft_max;
+        out["prompt_file"] = prompt_file;
+        out["n_prompt"] = prompt.size();
+        out["n_gen"] = n_gen;
+        out["repetitions"] = repetitions;
+        out["warmup"] = warmup;
+        out["plain_tokens_per_second"] = mean(plain_ts);
+        out["plain_tokens_per_second_stddev"] = stddev(plain_ts);
+        out["speculative_tokens_per_second"] = mean(speculative_ts);
+        out["speculative_tokens_per_second_stddev"] = stddev(speculative_ts);
+        out["speedup"] = speedup;
+        out["identical"] = result.identical();
+        out["drafted"] = stats.drafted;
+        out["accepted"] = stats.accepted;
+        out["acceptance_rate"] = stats.acceptance_rate();
+        out["acceptance_by_position"] = by_position;
+        out["target_passes"] = stats.target_passes;
+        out["tokens_per_target_pass"] = stats.tokens_per_pass();
+        out["plain_samples_ns"] = result.plain_ns;
+        out["speculative_samples_ns"] = result.speculative_ns;
+        std::printf("%s\n", out.dump(2).c_str());
+    } else {
+        print_table_header();
+        TestResult plain;
+        plain.name = "tg" + std::to_string(n_gen);
+        plain.n_gen = n_gen;
+        plain.samples_ns = result.plain_ns;
+        print_table_row(summary, backend, threads, plain);
+        TestResult with_spec = plain;
+        with_spec.name.append(" ").append(mode_label);
+        with_spec.samples_ns = result.speculative_ns;
+        print_table_row(summary, backend, threads, with_spec);
+        std::printf(
+            "\nspeculation (%s, draft-max %zu, prompt %zu tokens): speed-up %.2fx; %llu drafted, "
+            "%llu accepted (%.1f%%); %.2f tokens per target pass\n",
+            mode_label.c_str(), options.draft_max, prompt.size(), speedup,
+            static_cast<unsigned long long>(stats.drafted),
+            static_cast<unsigned long long>(stats.accepted), 100.0 * stats.acceptance_rate(),
+            stats.tokens_per_pass());
+        std::printf("acceptance by draft position:");
+        for (double rate : by_position) std::printf(" %.0f%%", 100.0 * rate);
+        std::printf("\noutput: %s\n", result.identical() ? "identical to plain greedy decoding"
+                                                         : "DIFFERENT from plain greedy decoding");
+    }
+    if (!result.identical()) {
+        std::fprintf(stderr,
+                     "tessera bench: error: the speculative output differs from plain greedy "
+                     "decoding\n");
+        return 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int run_bench(const Args& args) {
     RuntimeFlags runtime;
+    SpeculativeFlags speculative;
+    std::string prompt_file;
     int64_t n_prompt = 512, n_gen = 128, repetitions = 5;
     bool json = false, no_warmup = false;
     ArgParser parser(
@@ -197,17 +380,31 @@ int run_bench(const Args& args) {
         "Measure prompt processing (ppN: N tokens in one prompt) and generation (tgN: "
         "N tokens one at a\ntime) in tokens per second, as llama-bench does: a warm-up "
         "run, then -r runs from an empty\ncontext, reported as mean ± standard "
-        "deviation.");
+        "deviation.\n\nWith --spec MODE: greedy generation of -n tokens on an input-grounded "
+        "prompt (built in,\nor -f FILE), with speculative decoding and without, in the same run; "
+        "reports both\nspeeds, the speed-up, acceptance by draft position and tokens per target "
+        "pass, and\nexits 1 if the two outputs differ.");
     runtime.add_to(parser, false);
     parser.option("-p, --n-prompt", &n_prompt, "N", "prompt tokens; 0: no pp test (default: 512)");
     parser.option("-n, --n-gen", &n_gen, "N", "generated tokens; 0: no tg test (default: 128)");
     parser.option("-r, --repetitions", &repetitions, "N", "timed runs of each test (default: 5)");
     parser.flag("--no-warmup", &no_warmup, "skip the warm-up run");
     parser.flag("--json", &json, "print one JSON object instead of the table");
+    parser.option("-f, --file", &prompt_file, "FILE",
+                  "with --spec: the prompt (default: a built-in one that asks to repeat a code "
+                  "block)");
+    speculative.add_to(parser);
     if (!parser.parse(args)) return 0;
     checked("-p", n_prompt, 0, 1 << 20);
     checked("-n", n_gen, 0, 1 << 20);
     checked("-r", repetitions, 1, 1000);
+    if (speculative.mode() != SpecMode::None) {
+        if (n_gen == 0) throw UsageError("nothing to measure: --spec needs -n of at least 1");
+        return run_speculative_bench(runtime, speculative, prompt_file,
+                                     static_cast<uint32_t>(n_gen), static_cast<int>(repetitions),
+                                     !no_warmup, json);
+    }
+    if (!prompt_file.empty()) throw UsageError("-f is for --spec");
     if (n_prompt == 0 && n_gen == 0) throw UsageError("nothing to measure: -p and -n are both 0");
     const ContextOptions context_options = runtime.context_options();
     const ModelOptions model_options = runtime.model_options();

@@ -23,6 +23,7 @@
 #include "tools/progress.h"
 #include "tools/runtime_flags.h"
 #include "tools/sampling_flags.h"
+#include "tools/speculative_flags.h"
 #include "tools/text_file.h"
 
 namespace tessera::tools {
@@ -194,6 +195,7 @@ CommandResult run_chat_command(const std::string& line, ChatSession& session,
 int run_chat(const Args& args) {
     RuntimeFlags runtime;
     SamplingFlags sampling;
+    SpeculativeFlags speculative;
     std::string system_prompt, template_file, history_file;
     int64_t n_predict = -1;
     bool verbose = false, special = false, no_history = false;
@@ -208,13 +210,17 @@ int run_chat(const Args& args) {
     parser.option("-n, --n-predict", &n_predict, "N",
                   "most tokens per reply; -1: until the end of the turn (default: -1)");
     parser.flag("--special", &special, "show control tokens in replies");
-    parser.flag("-v, --verbose", &verbose, "print a summary line (tokens, tok/s) after each reply");
+    parser.flag("-v, --verbose", &verbose,
+                "print a summary line (tokens, tok/s) after each reply, and speculative\n"
+                "decoding's statistics with --spec");
     parser.option("--history", &history_file, "FILE",
                   "the line-editing history file (default: " + default_chat_history_path() + ")");
     parser.flag("--no-history", &no_history, "keep no history file");
     runtime.add_to(parser);
     sampling.add_to(parser);
+    speculative.add_to(parser);
     if (!parser.parse(args)) return 0;
+    speculative.mode();  // a bad --spec combination fails before anything loads
     if (n_predict < -1) throw UsageError("-n must be -1 (no limit) or a count from 0");
 
     ChatOptions options;
@@ -222,7 +228,6 @@ int run_chat(const Args& args) {
     options.sampling = sampling.params();
     options.max_reply_tokens = static_cast<int32_t>(checked("-n", n_predict, -1, INT32_MAX));
     options.show_special = special;
-    const ContextOptions context_options = runtime.context_options();
     ModelOptions model_options = runtime.model_options();
     const std::string model_path = runtime.model_path();
     const bool terminal = ::isatty(STDIN_FILENO) != 0;
@@ -245,7 +250,15 @@ int run_chat(const Args& args) {
             "transcript (--chat-template-file chooses another)\n",
             stderr);
     }
+    const ContextOptions context_options =
+        speculative.target_context_options(*model, runtime.context_options());
     ChatSession session(model, tokenizer, std::move(chat_template), context_options, options);
+    // The draft model loads without the progress bar: it is the smaller file.
+    model_options.on_progress = {};
+    if (std::unique_ptr<Drafter> drafter =
+            speculative.make_drafter(model, model_options, context_options)) {
+        session.speculate(std::move(drafter), speculative.draft_length(*model));
+    }
     if (terminal) {
         std::fprintf(stderr,
                      "tessera chat: %s (%s), %s backend, context %u; /help for commands, Ctrl-D "
@@ -311,6 +324,8 @@ int run_chat(const Args& args) {
                          session.n_ctx());
         }
         if (verbose) print_reply_stats(last, session);
+        if (verbose && session.speculates())
+            print_speculative_stats("tessera chat", last.speculation);
     }
     if (terminal) std::fputc('\n', stderr);
     return any_failed && !terminal ? 1 : 0;

@@ -12,11 +12,13 @@
 #include "runtime/context.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative/speculative_decoder.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "tools/arg_parser.h"
 #include "tools/commands.h"
 #include "tools/runtime_flags.h"
 #include "tools/sampling_flags.h"
+#include "tools/speculative_flags.h"
 #include "tools/text_file.h"
 #include "tools/token_ids.h"
 
@@ -41,9 +43,11 @@ void print_rate(const char* what, size_t tokens, double ms) {
 int run_run(const Args& args) {
     RuntimeFlags runtime;
     SamplingFlags sampling;
+    SpeculativeFlags speculative;
     std::string prompt_text, prompt_file, prompt_ids;
     int64_t n_predict = -1;
     bool print_ids = false, ignore_eos = false, special = false, echo_prompt = false;
+    bool verbose = false;
     ArgParser parser("tessera run",
                      "Continue a prompt with a model: the generated text goes to stdout as it "
                      "comes,\nthe timings to stderr. The prompt is text (-p, -f), tokenized with "
@@ -61,9 +65,12 @@ int run_run(const Args& args) {
     parser.flag("--echo", &echo_prompt, "print the prompt before the continuation");
     parser.flag("--print-ids", &print_ids, "print the generated ids instead of text");
     parser.flag("--ignore-eos", &ignore_eos, "go on past the end-of-sequence token");
+    parser.flag("-v, --verbose", &verbose, "print speculative decoding's statistics");
     runtime.add_to(parser);
     sampling.add_to(parser);
+    speculative.add_to(parser);
     if (!parser.parse(args)) return 0;
+    speculative.mode();  // a bad --spec combination fails before anything loads
 
     if (!prompt_text.empty() && !prompt_ids.empty()) {
         throw UsageError("give the prompt once, as -p, -f or --prompt-ids");
@@ -86,11 +93,13 @@ int run_run(const Args& args) {
     }
     const SamplerParams sampler_params = sampling.params();
     const ModelOptions model_options = runtime.model_options();
-    const ContextOptions context_options = runtime.context_options();
-
     const auto load_start = Clock::now();
     const std::shared_ptr<const Model> model = Model::load(runtime.model_path(), model_options);
+    const ContextOptions context_options =
+        speculative.target_context_options(*model, runtime.context_options());
     Context context(model, context_options);
+    const std::unique_ptr<Drafter> drafter =
+        speculative.make_drafter(model, model_options, context_options);
     const double load_ms = milliseconds(Clock::now() - load_start);
     const Tokenizer* tokenizer = model->tokenizer();
     if (!prompt_text.empty()) {
@@ -133,28 +142,17 @@ int run_run(const Args& args) {
         std::fwrite(text.data(), 1, text.size(), stdout);
     }
 
-    Sampler sampler(sampler_params);
-    for (int32_t token : prompt) sampler.accept(token);
-
-    const auto prompt_start = Clock::now();
-    std::span<const float> logits = context.decode(prompt, Logits::Last);
-    const double prompt_ms = milliseconds(Clock::now() - prompt_start);
-
     Clock::duration sampling_time{}, decode_time{};
     size_t generated = 0, decoded = 0, sampled = 0;
     std::string stop_reason = "-n reached";
     const auto limit = static_cast<uint64_t>(n_predict);
-    while (n_predict < 0 || generated < limit) {
-        const auto sample_start = Clock::now();
-        const int32_t token = sampler.sample(logits);
-        sampling_time += Clock::now() - sample_start;
-        ++sampled;
+    // Prints a generated token; false when generation stops before it.
+    const auto emit = [&](int32_t token) {
         if (!ignore_eos && ends_generation(token)) {
             stop_reason = "end of sequence (token ";
             stop_reason.append(std::to_string(token)).append(")");
-            break;
+            return false;
         }
-        sampler.accept(token);
         if (print_ids) {
             std::printf(generated == 0 ? "%d" : " %d", token);
         } else {
@@ -163,15 +161,57 @@ int run_run(const Args& args) {
         }
         std::fflush(stdout);
         ++generated;
-        if (n_predict >= 0 && generated == limit) break;
-        if (context.position() >= context.n_ctx()) {
-            stop_reason = "the context is full";
-            break;
+        return true;
+    };
+
+    double prompt_ms = 0.0;
+    std::optional<SpeculativeDecoder> decoder;
+    if (drafter) {
+        const auto prompt_start = Clock::now();
+        decoder.emplace(context, *drafter, sampler_params, speculative.draft_length(*model),
+                        prompt);
+        prompt_ms = milliseconds(Clock::now() - prompt_start);
+        bool going = n_predict != 0;
+        for (bool first = true; going; first = false) {
+            if (!first && !decoder->room()) {
+                stop_reason = "the context is full";
+                break;
+            }
+            const auto step_start = Clock::now();
+            const std::vector<int32_t> tokens = decoder->step();
+            if (!first) {
+                decode_time += Clock::now() - step_start;
+                decoded += tokens.size();
+            }
+            for (const int32_t token : tokens) {
+                going = emit(token) && (n_predict < 0 || generated < limit);
+                if (!going) break;
+            }
         }
-        const auto decode_start = Clock::now();
-        logits = context.decode(std::span<const int32_t>(&token, 1), Logits::Last);
-        decode_time += Clock::now() - decode_start;
-        ++decoded;
+        sampled = decoder->stats().generated + 1;
+    } else {
+        Sampler sampler(sampler_params);
+        for (int32_t token : prompt) sampler.accept(token);
+        const auto prompt_start = Clock::now();
+        std::span<const float> logits = context.decode(prompt, Logits::Last);
+        prompt_ms = milliseconds(Clock::now() - prompt_start);
+        while (n_predict < 0 || generated < limit) {
+            const auto sample_start = Clock::now();
+            const int32_t token = sampler.sample(logits);
+            sampling_time += Clock::now() - sample_start;
+            ++sampled;
+            if (!emit(token)) break;
+            sampler.accept(token);
+            if (n_predict >= 0 && generated == limit) break;
+            if (context.position() >= context.n_ctx()) {
+                stop_reason = "the context is full";
+                break;
+            }
+            const auto decode_start = Clock::now();
+            logits = context.decode(std::span<const int32_t>(&token, 1), Logits::Last);
+            decode_time += Clock::now() - decode_start;
+            ++decoded;
+        }
     }
     if (streamer) {
         const std::string text = streamer->flush();
@@ -186,6 +226,7 @@ int run_run(const Args& args) {
                  milliseconds(sampling_time));
     std::fprintf(stderr, "tessera run: generated %zu tokens; stopped: %s\n", generated,
                  stop_reason.c_str());
+    if (decoder && verbose) print_speculative_stats("tessera run", decoder->stats());
     return 0;
 }
 

@@ -176,6 +176,10 @@ OpKernel kernel_of(Op op) {
             return run_argmax;
         case Op::TOP_K:
             return run_top_k;
+        case Op::DRAFT_VERIFY:
+            return run_draft_verify;
+        case Op::MTP_HEAD:
+            return run_mtp_head;
         default:
             return nullptr;  // refused by check_node
     }

@@ -1,5 +1,6 @@
 #include "backends/cpu/node_checks.h"
 
+#include <cmath>
 #include <string>
 
 #include "backends/cpu/quant_dot.h"
@@ -77,10 +78,9 @@ class NodeChecker {
             case Op::TOP_K:
                 return check_selection();
             case Op::MTP_HEAD:
+                return check_mtp_head();
             case Op::DRAFT_VERIFY:
-                fail(std::string("op ") + op_name(node_.op) + " has no " + kernels_.backend +
-                     " kernel; it is defined by the speculative-decoding work "
-                     "(runtime/speculative)");
+                return check_draft_verify();
         }
         fail("unknown op " + std::to_string(static_cast<int>(node_.op)));
     }
@@ -356,6 +356,101 @@ class NodeChecker {
             fail("dst " + tensor_text(out) + " must be [" + std::to_string(k) + ", " +
                  std::to_string(n_rows(x)) + "] for src0 " + tensor_text(x));
         }
+    }
+
+    void check_draft_verify() const {
+        expect_sources(2, 2);
+        const Tensor& logits = src(0);
+        const Tensor& drafts = src(1);
+        const Tensor& out = dst();
+        expect_type(logits, "src0 (logits)", TensorType::F32);
+        expect_type(drafts, "src1 (draft tokens)", TensorType::I32);
+        expect_type(out, "dst", TensorType::I32);
+        expect_2d(logits, "src0 (logits)");
+        const int64_t k = drafts.n_elements();
+        if (logits.shape[1] != k + 1) {
+            fail("src0 (logits) " + tensor_text(logits) +
+                 " must have k+1 = " + std::to_string(k + 1) + " rows for the " +
+                 std::to_string(k) + " draft tokens of src1 " + tensor_text(drafts));
+        }
+        if (node_.src[2] >= 0) {
+            const Tensor& q = src(2);
+            expect_type(q, "src2 (draft distributions)", TensorType::F32);
+            if (q.shape[0] != logits.shape[0] || n_rows(q) != k) {
+                fail("src2 (draft distributions) " + tensor_text(q) + " must be [" +
+                     std::to_string(logits.shape[0]) + ", " + std::to_string(k) +
+                     "], one distribution per draft token");
+            }
+        }
+        if (node_.src[3] >= 0) {
+            const Tensor& parents = src(3);
+            expect_type(parents, "src3 (tree parents)", TensorType::I32);
+            if (parents.n_elements() != k) {
+                fail("src3 (tree parents) " + tensor_text(parents) + " must hold " +
+                     std::to_string(k) + " parents, one per draft token");
+            }
+        }
+        if (out.n_elements() != k + 2) {
+            fail("dst " + tensor_text(out) + " must hold k+2 = " + std::to_string(k + 2) +
+                 " values (accepted count, next token, accepted nodes)");
+        }
+        const VerifyParams& verify = node_.params.verify;
+        if (!std::isfinite(verify.temperature)) fail("params.verify.temperature must be finite");
+        if (!(verify.top_p >= 0.0f && verify.top_p <= 1.0f)) {
+            fail("params.verify.top_p must be between 0 and 1");
+        }
+        if (!(verify.min_p >= 0.0f && verify.min_p <= 1.0f)) {
+            fail("params.verify.min_p must be between 0 and 1");
+        }
+        if (!(verify.typical_epsilon >= 0.0f) || !std::isfinite(verify.typical_epsilon) ||
+            !(verify.typical_delta >= 0.0f) || !std::isfinite(verify.typical_delta)) {
+            fail("params.verify.typical_epsilon and typical_delta must be finite and >= 0");
+        }
+    }
+
+    // A weight or bias applied to every column: F32 [n_embd].
+    void expect_column_vector(const Tensor& t, const char* role, int64_t n_embd) const {
+        expect_type(t, role, TensorType::F32);
+        if (t.n_elements() != n_embd || t.shape[0] != n_embd) {
+            fail(std::string(role) + " " + tensor_text(t) + " must be [" + std::to_string(n_embd) +
+                 "]");
+        }
+    }
+
+    void check_mtp_head() const {
+        const bool next_n = node_.params.mtp_style == MtpStyle::NextN;
+        if (!next_n && node_.params.mtp_style != MtpStyle::Medusa) {
+            fail("params.mtp_style " + std::to_string(static_cast<int>(node_.params.mtp_style)) +
+                 " is neither NextN nor Medusa");
+        }
+        if (next_n) {
+            expect_sources(4);
+        } else {
+            expect_sources(2, 1);
+        }
+        const Tensor& first = src(0);
+        const Tensor& second = src(1);
+        const Tensor& out = dst();
+        const char* first_role = next_n ? "src0 (embeddings)" : "src0 (hidden states)";
+        const char* second_role = next_n ? "src1 (hidden states)" : "src1 (projection)";
+        expect_type(first, first_role, TensorType::F32);
+        expect_type(second, second_role, TensorType::F32);
+        expect_type(out, "dst", TensorType::F32);
+        expect_2d(first, first_role);
+        expect_same_shape(first, first_role, second, second_role);
+        const int64_t n_embd = first.shape[0];
+        if (next_n) {
+            expect_column_vector(src(2), "src2 (enorm)", n_embd);
+            expect_column_vector(src(3), "src3 (hnorm)", n_embd);
+            if (out.shape != std::array<int64_t, kMaxDims>{2 * n_embd, first.shape[1], 1, 1}) {
+                fail("dst " + tensor_text(out) + " must be [" + std::to_string(2 * n_embd) + ", " +
+                     std::to_string(first.shape[1]) + "]: both halves of each column");
+            }
+            if (!(node_.params.eps >= 0.0f)) fail("params.eps must not be negative");
+            return;
+        }
+        if (node_.src[2] >= 0) expect_column_vector(src(2), "src2 (bias)", n_embd);
+        expect_same_shape(out, "dst", first, first_role);
     }
 
     const Graph& graph_;

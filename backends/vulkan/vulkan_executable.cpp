@@ -62,7 +62,7 @@ VulkanExecutable::VulkanExecutable(std::shared_ptr<VulkanDevice> device, const G
     : device_(std::move(device)) {
     try {
         MemoryAllocator& memory = device_->memory();
-        step_buffer_ = memory.allocate(2 * sizeof(int32_t), MemoryKind::DeviceLocal);
+        step_buffer_ = memory.allocate(4 * sizeof(int32_t), MemoryKind::DeviceLocal);
         error_buffer_ = memory.allocate(std::max<uint64_t>(1, graph.nodes.size()) * kErrorSlotBytes,
                                         MemoryKind::HostVisible);
         auto* slots = reinterpret_cast<uint32_t*>(error_buffer_.host());
@@ -324,7 +324,10 @@ void VulkanExecutable::record_prologue(VkCommandBuffer commands, const StepValue
     const VkPipelineStageFlags stages =
         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(commands, stages, stages, 0, 1, &before, 0, nullptr, 0, nullptr);
-    const int32_t values[2] = {step.position, step.n_kv};
+    // The layout of shaders/common.glsl's StepValues: the seed as two 32-bit halves.
+    const int32_t values[4] = {step.position, step.n_kv,
+                               static_cast<int32_t>(step.seed & 0xffffffffu),
+                               static_cast<int32_t>(step.seed >> 32)};
     vkCmdUpdateBuffer(commands, step_buffer_.buffer(), step_buffer_.offset, sizeof(values), values);
     VkMemoryBarrier written{};
     written.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;

@@ -15,7 +15,8 @@ WeightSpec vector_weight(std::string name, int64_t n, bool required) {
 
 Forward::Forward(GraphBuilder& graph, const Model& model, const ForwardInputs& inputs)
     : graph_(graph), model_(model), hparams_(model.hparams()), inputs_(inputs) {
-    if (inputs.k_cache.size() != hparams_.n_layer || inputs.v_cache.size() != hparams_.n_layer) {
+    if (inputs.k_cache.size() < hparams_.n_layer ||
+        inputs.v_cache.size() != inputs.k_cache.size()) {
         throw Error("forward: the cache has " + std::to_string(inputs.k_cache.size()) +
                     " layers, the model " + std::to_string(hparams_.n_layer));
     }
@@ -77,6 +78,10 @@ TensorId Forward::rope(TensorId x, uint32_t layer, backend::RopeStyle style, std
 
 TensorId Forward::attention(uint32_t layer, TensorId q, TensorId k, TensorId v,
                             const GraphBuilder::Attention& attention) {
+    if (layer >= inputs_.k_cache.size() || !inputs_.k_cache[layer].valid() ||
+        !inputs_.v_cache[layer].valid()) {
+        throw Error("forward: no KV cache for layer " + std::to_string(layer));
+    }
     const int64_t m = inputs_.n_tokens;
     const int64_t kv_row = static_cast<int64_t>(hparams_.head_dim_k) * hparams_.n_head_kv;
     graph_.kv_store(graph_.reshape(k, {kv_row, m, 1, 1}, name(layer, "k_rows")),
@@ -95,6 +100,11 @@ TensorId Forward::keep_wanted_rows(TensorId x, std::string result) {
 
 TensorId Forward::output_weight() {
     return weight(has_weight("output.weight") ? "output.weight" : "token_embd.weight");
+}
+
+TensorId Forward::final_norm(TensorId x) {
+    final_hidden_ = norm(x, "output_norm.weight", "output_norm");
+    return final_hidden_;
 }
 
 }  // namespace tessera

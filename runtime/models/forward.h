@@ -29,7 +29,10 @@ struct ForwardInputs {
     // I32 [n_kept]: the rows (tokens) whose logits are wanted; invalid to keep them all.
     TensorId kept_rows;
     int64_t n_tokens = 0;
-    std::span<const TensorId> k_cache;  // per layer, [head_dim * n_head_kv, n_ctx]
+    // Per layer, [head_dim * n_head_kv, n_ctx]: at least the n_layer main ones. A graph of
+    // next-n blocks (runtime/speculative) gives the main layers invalid ids and its blocks'
+    // caches after them.
+    std::span<const TensorId> k_cache;
     std::span<const TensorId> v_cache;
 };
 
@@ -71,6 +74,11 @@ class Forward {
     TensorId keep_wanted_rows(TensorId x, std::string result);
     // The output projection: "output.weight", or the token embeddings when tied.
     TensorId output_weight();
+    // The final norm ("output_norm.weight") of the main model's last hidden states. Its result
+    // is what the LM head reads and what the speculative draft heads start from; final_hidden()
+    // returns it once built (invalid before).
+    TensorId final_norm(TensorId x);
+    TensorId final_hidden() const { return final_hidden_; }
 
   private:
     GraphBuilder& graph_;
@@ -78,6 +86,7 @@ class Forward {
     const HParams& hparams_;
     ForwardInputs inputs_;
     std::unordered_map<std::string, TensorId> weights_;
+    TensorId final_hidden_;
 };
 
 }  // namespace tessera

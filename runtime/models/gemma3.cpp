@@ -76,42 +76,50 @@ std::vector<WeightSpec> weights(const HParams& hp) {
     return specs;
 }
 
-TensorId forward(Forward& f) {
+// One decoder block: layer `il` of the main model, or a next-n block after them (whose
+// rows are all kept).
+TensorId block(Forward& f, uint32_t il, TensorId x) {
     GraphBuilder& g = f.graph();
     const HParams& hp = f.hparams();
     constexpr auto kNeoX = backend::RopeStyle::NeoX;
 
+    const auto name = [il](const char* what) { return Forward::name(il, what); };
+
+    // Attention, with normed queries and keys, over a sliding window on local layers.
+    TensorId cur = f.layer_norm(x, il, "attn_norm");
+    TensorId q = f.split_heads(f.linear(cur, il, "attn_q"), hp.n_head, name("q"));
+    TensorId k = f.split_heads(f.linear(cur, il, "attn_k"), hp.n_head_kv, name("k"));
+    TensorId v = f.linear(cur, il, "attn_v");
+    q = f.rope(f.layer_norm(q, il, "attn_q_norm"), il, kNeoX, name("q_rope"));
+    k = f.rope(f.layer_norm(k, il, "attn_k_norm"), il, kNeoX, name("k_rope"));
+    GraphBuilder::Attention attention;
+    attention.scale = hp.kq_scale();
+    attention.window = hp.is_swa(il) ? static_cast<int32_t>(hp.n_swa) : 0;
+    cur = f.linear(f.attention(il, q, k, v, attention), il, "attn_output");
+    if (il == hp.n_layer - 1) {  // only the rows whose logits are wanted go on
+        cur = f.keep_wanted_rows(cur, name("attn_out_kept"));
+        x = f.keep_wanted_rows(x, name("residual_kept"));
+    }
+    x = g.add(f.layer_norm(cur, il, "post_attention_norm"), x, name("attn_residual"));
+
+    // GeGLU feed-forward, normed before and after.
+    cur = f.layer_norm(x, il, "ffn_norm");
+    cur = g.geglu(f.linear(cur, il, "ffn_gate"), f.linear(cur, il, "ffn_up"), name("geglu"));
+    cur = f.linear(cur, il, "ffn_down");
+    x = g.add(f.layer_norm(cur, il, "post_ffw_norm"), x, name("ffn_residual"));
+    return x;
+}
+
+TensorId forward(Forward& f) {
+    GraphBuilder& g = f.graph();
+    const HParams& hp = f.hparams();
+
     TensorId x = g.get_rows(f.weight("token_embd.weight"), f.tokens(), "embd");
     x = g.scale(x, std::sqrt(static_cast<float>(hp.n_embd)), "embd_scaled");
 
-    for (uint32_t il = 0; il < hp.n_layer; ++il) {
-        const auto name = [il](const char* what) { return Forward::name(il, what); };
+    for (uint32_t il = 0; il < f.hparams().n_layer; ++il) x = block(f, il, x);
 
-        // Attention, with normed queries and keys, over a sliding window on local layers.
-        TensorId cur = f.layer_norm(x, il, "attn_norm");
-        TensorId q = f.split_heads(f.linear(cur, il, "attn_q"), hp.n_head, name("q"));
-        TensorId k = f.split_heads(f.linear(cur, il, "attn_k"), hp.n_head_kv, name("k"));
-        TensorId v = f.linear(cur, il, "attn_v");
-        q = f.rope(f.layer_norm(q, il, "attn_q_norm"), il, kNeoX, name("q_rope"));
-        k = f.rope(f.layer_norm(k, il, "attn_k_norm"), il, kNeoX, name("k_rope"));
-        GraphBuilder::Attention attention;
-        attention.scale = hp.kq_scale();
-        attention.window = hp.is_swa(il) ? static_cast<int32_t>(hp.n_swa) : 0;
-        cur = f.linear(f.attention(il, q, k, v, attention), il, "attn_output");
-        if (il == hp.n_layer - 1) {  // only the rows whose logits are wanted go on
-            cur = f.keep_wanted_rows(cur, name("attn_out_kept"));
-            x = f.keep_wanted_rows(x, name("residual_kept"));
-        }
-        x = g.add(f.layer_norm(cur, il, "post_attention_norm"), x, name("attn_residual"));
-
-        // GeGLU feed-forward, normed before and after.
-        cur = f.layer_norm(x, il, "ffn_norm");
-        cur = g.geglu(f.linear(cur, il, "ffn_gate"), f.linear(cur, il, "ffn_up"), name("geglu"));
-        cur = f.linear(cur, il, "ffn_down");
-        x = g.add(f.layer_norm(cur, il, "post_ffw_norm"), x, name("ffn_residual"));
-    }
-
-    x = f.norm(x, "output_norm.weight", "output_norm");
+    x = f.final_norm(x);
     TensorId logits = g.mul_mat(f.output_weight(), x, "logits");
     if (hp.final_logit_softcap > 0.0f) {
         logits = g.softcap(logits, hp.final_logit_softcap, "logits_softcapped");
@@ -121,6 +129,6 @@ TensorId forward(Forward& f) {
 
 }  // namespace
 
-const Architecture kGemma3Architecture = {"gemma3", load_hparams, weights, forward};
+const Architecture kGemma3Architecture = {"gemma3", load_hparams, weights, forward, block};
 
 }  // namespace tessera

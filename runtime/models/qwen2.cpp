@@ -49,39 +49,46 @@ std::vector<WeightSpec> weights(const HParams& hp) {
     return specs;
 }
 
-TensorId forward(Forward& f) {
+// One decoder block: layer `il` of the main model, or a next-n block after them (whose
+// rows are all kept).
+TensorId block(Forward& f, uint32_t il, TensorId x) {
     GraphBuilder& g = f.graph();
     const HParams& hp = f.hparams();
     constexpr auto kNeoX = backend::RopeStyle::NeoX;
 
+    const auto name = [il](const char* what) { return Forward::name(il, what); };
+
+    // Attention; linear() adds the q, k and v biases.
+    TensorId cur = f.layer_norm(x, il, "attn_norm");
+    TensorId q = f.split_heads(f.linear(cur, il, "attn_q"), hp.n_head, name("q"));
+    TensorId k = f.split_heads(f.linear(cur, il, "attn_k"), hp.n_head_kv, name("k"));
+    TensorId v = f.linear(cur, il, "attn_v");
+    q = f.rope(q, il, kNeoX, name("q_rope"));
+    k = f.rope(k, il, kNeoX, name("k_rope"));
+    GraphBuilder::Attention attention;
+    attention.scale = hp.kq_scale();
+    cur = f.linear(f.attention(il, q, k, v, attention), il, "attn_output");
+    if (il == hp.n_layer - 1) {  // only the rows whose logits are wanted go on
+        cur = f.keep_wanted_rows(cur, name("attn_out_kept"));
+        x = f.keep_wanted_rows(x, name("residual_kept"));
+    }
+    x = g.add(cur, x, name("attn_residual"));
+
+    // SwiGLU feed-forward.
+    cur = f.layer_norm(x, il, "ffn_norm");
+    cur = g.swiglu(f.linear(cur, il, "ffn_gate"), f.linear(cur, il, "ffn_up"), name("swiglu"));
+    x = g.add(f.linear(cur, il, "ffn_down"), x, name("ffn_residual"));
+    return x;
+}
+
+TensorId forward(Forward& f) {
+    GraphBuilder& g = f.graph();
+
     TensorId x = g.get_rows(f.weight("token_embd.weight"), f.tokens(), "embd");
 
-    for (uint32_t il = 0; il < hp.n_layer; ++il) {
-        const auto name = [il](const char* what) { return Forward::name(il, what); };
+    for (uint32_t il = 0; il < f.hparams().n_layer; ++il) x = block(f, il, x);
 
-        // Attention; linear() adds the q, k and v biases.
-        TensorId cur = f.layer_norm(x, il, "attn_norm");
-        TensorId q = f.split_heads(f.linear(cur, il, "attn_q"), hp.n_head, name("q"));
-        TensorId k = f.split_heads(f.linear(cur, il, "attn_k"), hp.n_head_kv, name("k"));
-        TensorId v = f.linear(cur, il, "attn_v");
-        q = f.rope(q, il, kNeoX, name("q_rope"));
-        k = f.rope(k, il, kNeoX, name("k_rope"));
-        GraphBuilder::Attention attention;
-        attention.scale = hp.kq_scale();
-        cur = f.linear(f.attention(il, q, k, v, attention), il, "attn_output");
-        if (il == hp.n_layer - 1) {  // only the rows whose logits are wanted go on
-            cur = f.keep_wanted_rows(cur, name("attn_out_kept"));
-            x = f.keep_wanted_rows(x, name("residual_kept"));
-        }
-        x = g.add(cur, x, name("attn_residual"));
-
-        // SwiGLU feed-forward.
-        cur = f.layer_norm(x, il, "ffn_norm");
-        cur = g.swiglu(f.linear(cur, il, "ffn_gate"), f.linear(cur, il, "ffn_up"), name("swiglu"));
-        x = g.add(f.linear(cur, il, "ffn_down"), x, name("ffn_residual"));
-    }
-
-    x = f.norm(x, "output_norm.weight", "output_norm");
+    x = f.final_norm(x);
     TensorId logits = g.mul_mat(f.output_weight(), x, "logits");
     if (f.has_weight("output.bias")) logits = g.add(logits, f.weight("output.bias"), "logits+bias");
     return logits;
@@ -89,6 +96,6 @@ TensorId forward(Forward& f) {
 
 }  // namespace
 
-const Architecture kQwen2Architecture = {"qwen2", load_hparams, weights, forward};
+const Architecture kQwen2Architecture = {"qwen2", load_hparams, weights, forward, block};
 
 }  // namespace tessera

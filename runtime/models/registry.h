@@ -39,6 +39,9 @@ struct Architecture {
     // Builds the forward pass over the tokens of `forward` and returns the logits,
     // [n_vocab, rows kept].
     TensorId (*forward)(Forward& forward);
+    // One decoder block over x [n_embd, m]: layer `layer` of the main model, or a next-n block
+    // (layer >= n_layer), which runs exactly like a main block over all its rows.
+    TensorId (*block)(Forward& forward, uint32_t layer, TensorId x);
 };
 
 std::span<const Architecture> architectures();

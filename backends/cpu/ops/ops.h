@@ -100,6 +100,8 @@ void run_kv_store(const CompiledNode& node, const OpContext& context);
 void run_flash_attn(const CompiledNode& node, const OpContext& context);
 void run_argmax(const CompiledNode& node, const OpContext& context);
 void run_top_k(const CompiledNode& node, const OpContext& context);
+void run_draft_verify(const CompiledNode& node, const OpContext& context);
+void run_mtp_head(const CompiledNode& node, const OpContext& context);
 
 // Scratch sizes, for the ops that need any.
 ScratchSize mul_mat_scratch(const CompiledNode& node);

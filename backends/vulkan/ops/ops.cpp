@@ -120,6 +120,24 @@ std::optional<std::string> node_problem(const Graph& graph, const Node& node) {
                    " is larger than the Vulkan attention kernel's " + std::to_string(kMaxHeadDim);
         }
     }
+    if (node.op == Op::DRAFT_VERIFY && node.src[2] >= 0) {
+        // Known wrong on lavapipe with a 70001-token vocabulary (right with 16): refused until
+        // that is understood, rather than run.
+        return "the Vulkan kernel verifies deterministic drafts only: src2 (draft "
+               "distributions) must be absent";
+    }
+    if (node.op == Op::DRAFT_VERIFY && node.params.verify.temperature > 0.0f) {
+        const int64_t n_vocab = graph.tensors[static_cast<size_t>(node.src[0])].shape[0];
+        const int32_t top_k = node.params.verify.top_k;
+        const int64_t candidates = top_k > 0 ? std::min<int64_t>(top_k, n_vocab) : n_vocab;
+        if (candidates > kMaxVerifyCandidates) {
+            return "sampled verification keeps " + std::to_string(candidates) +
+                   " candidates per row (top-k " + std::to_string(top_k) + ", " +
+                   std::to_string(n_vocab) + " tokens); the Vulkan kernel takes at most " +
+                   std::to_string(kMaxVerifyCandidates) + ": use top-k between 1 and " +
+                   std::to_string(kMaxVerifyCandidates);
+        }
+    }
     return std::nullopt;
 }
 
@@ -158,8 +176,9 @@ void build_node(const NodeContext& context, std::vector<Dispatch>& out) {
         case Op::TOP_K:
             return build_top_k(context, out);
         case Op::MTP_HEAD:
+            return build_mtp_head(context, out);
         case Op::DRAFT_VERIFY:
-            break;
+            return build_draft_verify(context, out);
     }
     throw Error(context.label + ": op " + op_name(context.node.op) + " has no Vulkan kernel");
 }

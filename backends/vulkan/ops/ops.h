@@ -91,7 +91,7 @@ struct NodeContext {
     std::array<TensorView, kMaxSources> src;
     TensorView dst;
     const DeviceTuning& tuning;
-    VkDeviceAddress step_values;  // int32 position, int32 n_kv
+    VkDeviceAddress step_values;  // int32 position, int32 n_kv, uint32 seed low and high
     VkDeviceAddress error_slot;   // kErrorSlotWords words for this node
     ActivationScratch& scratch;
 };
@@ -105,6 +105,10 @@ inline constexpr uint32_t kErrorSlotWords = 4;
 // addressed with 32-bit offsets, attention heads of at most kMaxHeadDim).
 std::optional<std::string> node_problem(const Graph& graph, const Node& node);
 inline constexpr int64_t kMaxHeadDim = 512;
+// DRAFT_VERIFY samples among at most this many candidates per row, kept in shared memory: a
+// sampled (temperature > 0) node runs only when top-k, or the vocabulary itself, is this small.
+// Greedy verification has no limit. Draft distributions (src2) are refused.
+inline constexpr int64_t kMaxVerifyCandidates = 256;
 
 // MUL_MAT's activation type for weights of a type (the CPU's: ggml's vec_dot_type).
 std::optional<quant::TensorType> mul_mat_activation_type(quant::TensorType weight_type);
@@ -127,6 +131,8 @@ void build_kv_store(const NodeContext& context, std::vector<Dispatch>& out);
 void build_flash_attn(const NodeContext& context, std::vector<Dispatch>& out);
 void build_argmax(const NodeContext& context, std::vector<Dispatch>& out);
 void build_top_k(const NodeContext& context, std::vector<Dispatch>& out);
+void build_draft_verify(const NodeContext& context, std::vector<Dispatch>& out);
+void build_mtp_head(const NodeContext& context, std::vector<Dispatch>& out);
 
 // Helpers for builders.
 // A grid of at least n_groups workgroups within the device's per-dimension limit: {x, y, 1}

@@ -1,0 +1,35 @@
+// Drafts with the model's Medusa heads (Cai et al. 2024): head k reads the target's hidden state
+// at the last decoded index alone and predicts the token k+1 places after the one that state
+// predicts; the drafts are each head's greedy choice, a chain (runtime/speculative/draft_heads.h).
+// The heads hold no state, so a rejection costs them nothing.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "runtime/model.h"
+#include "runtime/speculative/draft_heads.h"
+#include "runtime/speculative/drafter.h"
+
+namespace tessera {
+
+class MedusaDrafter : public Drafter {
+  public:
+    // Throws tessera::Error naming the file and the key medusa.head_count when the model has no
+    // Medusa heads, and when the heads cannot be set up.
+    MedusaDrafter(std::shared_ptr<const Model> model, const DraftHeadsOptions& options);
+
+    // One draft per head, up to max_tokens; none before the target has decoded anything.
+    std::vector<int32_t> draft(std::span<const int32_t> history, size_t max_tokens) override;
+    bool reads_hidden_states() const override { return true; }
+    // Keeps the hidden state of the last token the target decoded.
+    void after_target_pass(const Context& target) override;
+
+  private:
+    DraftHeads heads_;
+    uint32_t n_embd_;
+    std::vector<float> last_hidden_;
+    uint32_t last_position_ = 0;  // the target's position when last_hidden_ was taken
+};
+
+}  // namespace tessera

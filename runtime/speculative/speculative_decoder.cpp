@@ -1,0 +1,116 @@
+#include "runtime/speculative/speculative_decoder.h"
+
+#include <algorithm>
+#include <string>
+
+#include "formats/error.h"
+
+namespace tessera {
+
+namespace {
+
+// Prompt tokens per pass when the drafter reads every hidden state: the pass then returns every
+// row's logits, and this bounds their buffer.
+constexpr size_t kPromptRowsPerPass = 64;
+
+backend::VerifyParams verify_params(const SamplerParams& sampling) {
+    check_speculative_sampling(sampling);
+    backend::VerifyParams params;
+    params.temperature = sampling.temperature;
+    params.top_k = sampling.top_k;
+    params.top_p = sampling.top_p;
+    params.min_p = sampling.min_p;
+    return params;
+}
+
+}  // namespace
+
+void check_speculative_sampling(const SamplerParams& sampling) {
+    const bool penalties = sampling.penalty_last_n != 0 &&
+                           (sampling.repeat_penalty != 1.0f || sampling.frequency_penalty != 0.0f ||
+                            sampling.presence_penalty != 0.0f);
+    if (penalties) {
+        throw Error(
+            "speculative decoding: repetition, frequency and presence penalties cannot be used "
+            "with it (each would depend on every accepted token in turn); turn them off or "
+            "turn speculation off");
+    }
+}
+
+SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
+                                       const SamplerParams& sampling, size_t draft_max,
+                                       std::span<const int32_t> prompt)
+    : target_(target),
+      drafter_(drafter),
+      sampler_(sampling),
+      verify_(verify_params(sampling)),
+      // A stream apart from the sampler's own, from the same seed.
+      seeds_(sampling.seed ^ 0x5bd1e9955bd1e995ull),
+      draft_max_(draft_max) {
+    if (draft_max == 0) throw Error("speculative decoding: the draft length must be at least 1");
+    if (prompt.empty()) throw Error("speculative decoding: the prompt is empty");
+    if (target.position() >= prompt.size()) {
+        throw Error("speculative decoding: the target context holds " +
+                    std::to_string(target.position()) + " tokens, not fewer than the prompt's " +
+                    std::to_string(prompt.size()));
+    }
+    if (drafter.reads_hidden_states() && !target.keeps_hidden_states()) {
+        throw Error(
+            "speculative decoding: the drafter reads the target's hidden states; create the "
+            "target context with ContextOptions::keep_hidden_states");
+    }
+    const std::span<const int32_t> fresh = prompt.subspan(target.position());
+    std::span<const float> logits;
+    if (drafter.reads_every_hidden_state()) {
+        // Every prompt token's hidden state, in passes of a bounded number of logits rows (all
+        // rows' logits are computed to keep every row's hidden state).
+        for (size_t first = 0; first < fresh.size(); first += kPromptRowsPerPass) {
+            const size_t n = std::min(kPromptRowsPerPass, fresh.size() - first);
+            logits = target_.decode(fresh.subspan(first, n), Logits::All);
+            drafter_.after_target_pass(target_);
+        }
+        logits = logits.subspan(logits.size() - target_.n_vocab());
+    } else {
+        logits = target_.decode(fresh, Logits::Last);
+        drafter_.after_target_pass(target_);
+    }
+    history_.assign(prompt.begin(), prompt.end());
+    history_.push_back(sampler_.sample(logits));
+    returned_ = prompt.size();
+}
+
+std::vector<int32_t> SpeculativeDecoder::step() {
+    if (returned_ < history_.size()) {  // the token sampled after the prompt
+        returned_ = history_.size();
+        return {history_.back()};
+    }
+    if (!room()) throw Error("speculative decoding: the context is full");
+    const int32_t last = history_.back();
+    // Room for the last token and the drafts, in the cache and in one pass.
+    const size_t room_left = target_.n_ctx() - target_.position() - 1;
+    const size_t max_drafts =
+        std::min({draft_max_, room_left, static_cast<size_t>(target_.n_batch()) - 1});
+    std::vector<int32_t> drafts;
+    if (max_drafts > 0) drafts = drafter_.draft(history_, max_drafts);
+    if (drafts.size() > max_drafts) drafts.resize(max_drafts);
+
+    std::vector<int32_t> produced;
+    if (drafts.empty()) {
+        const std::span<const float> logits = target_.decode({&last, 1}, Logits::Last);
+        produced.push_back(sampler_.sample(logits));
+        drafter_.after_target_pass(target_);
+        stats_.record(0, 0);
+    } else {
+        const Verdict verdict = target_.verify(last, drafts, verify_, seeds_.next());
+        const auto n_accepted = static_cast<size_t>(verdict.n_accepted);
+        produced.assign(drafts.begin(), drafts.begin() + static_cast<std::ptrdiff_t>(n_accepted));
+        produced.push_back(verdict.next_token);
+        drafter_.after_target_pass(target_);
+        stats_.record(drafts.size(), n_accepted);
+    }
+    history_.insert(history_.end(), produced.begin(), produced.end());
+    returned_ = history_.size();
+    return produced;
+}
+
+}  // namespace tessera

@@ -1,0 +1,130 @@
+#include "tools/speculative_flags.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "formats/error.h"
+#include "runtime/speculative/draft_model_drafter.h"
+#include "runtime/speculative/medusa_drafter.h"
+#include "runtime/speculative/next_n_drafter.h"
+#include "runtime/speculative/ngram_drafter.h"
+#include "tools/commands.h"
+
+namespace tessera::tools {
+
+void SpeculativeFlags::add_to(ArgParser& parser) {
+    parser.option("--spec", &spec, "MODE",
+                  "speculative decoding: none, ngram (prompt lookup: drafts what followed the "
+                  "last\noccurrence of the latest tokens), draft (a smaller model, --draft-model), "
+                  "mtp (the\nfile's next-n layers), medusa (the file's Medusa heads) or auto (mtp "
+                  "if the file\nhas next-n layers, else medusa if it has Medusa heads, else "
+                  "ngram); the output is\nthe target's own either way (default: none)");
+    parser.option("--draft-model", &draft_model, "FILE",
+                  "the draft model for --spec draft: a GGUF file with the target's vocabulary");
+    parser.option(
+        "--draft-max", &draft_max, "K",
+        "most draft tokens per target pass (default: " + std::to_string(kDefaultNgramDraftMax) +
+            " for ngram, " + std::to_string(kDefaultModelDraftMax) + " for a draft model, " +
+            std::to_string(kDefaultNextNDraftMax) + " for mtp, the head count for medusa)");
+}
+
+SpecMode SpeculativeFlags::mode() const {
+    SpecMode mode = SpecMode::None;
+    if (spec == "none") {
+        mode = SpecMode::None;
+    } else if (spec == "ngram") {
+        mode = SpecMode::Ngram;
+    } else if (spec == "draft") {
+        mode = SpecMode::Draft;
+    } else if (spec == "mtp") {
+        mode = SpecMode::NextN;
+    } else if (spec == "medusa") {
+        mode = SpecMode::Medusa;
+    } else if (spec == "auto") {
+        mode = SpecMode::Auto;
+    } else {
+        throw UsageError("--spec must be none, ngram, draft, mtp, medusa or auto, not '" + spec +
+                         "'");
+    }
+    if (mode == SpecMode::Draft && draft_model.empty()) {
+        throw UsageError("--spec draft needs --draft-model FILE");
+    }
+    if (mode != SpecMode::Draft && !draft_model.empty()) {
+        throw UsageError("--draft-model is for --spec draft");
+    }
+    if (draft_max < 0) throw UsageError("--draft-max must be at least 1");
+    return mode;
+}
+
+SpecMode SpeculativeFlags::mode_for(const Model& target) const {
+    const SpecMode given = mode();
+    if (given != SpecMode::Auto) return given;
+    if (target.hparams().n_nextn_layer > 0) return SpecMode::NextN;
+    if (target.hparams().n_medusa_head > 0) return SpecMode::Medusa;
+    return SpecMode::Ngram;
+}
+
+size_t SpeculativeFlags::draft_length(const Model& target) const {
+    if (draft_max > 0) return static_cast<size_t>(draft_max);
+    switch (mode_for(target)) {
+        case SpecMode::Draft:
+            return static_cast<size_t>(kDefaultModelDraftMax);
+        case SpecMode::NextN:
+            return static_cast<size_t>(kDefaultNextNDraftMax);
+        case SpecMode::Medusa:
+            return std::max<size_t>(target.hparams().n_medusa_head, 1);
+        default:
+            return static_cast<size_t>(kDefaultNgramDraftMax);
+    }
+}
+
+ContextOptions SpeculativeFlags::target_context_options(const Model& target,
+                                                        ContextOptions options) const {
+    const SpecMode resolved = mode_for(target);
+    if (resolved == SpecMode::NextN || resolved == SpecMode::Medusa) {
+        options.keep_hidden_states = true;
+    }
+    return options;
+}
+
+std::unique_ptr<Drafter> SpeculativeFlags::make_drafter(
+    const std::shared_ptr<const Model>& target, const ModelOptions& model_options,
+    const ContextOptions& context_options) const {
+    DraftHeadsOptions heads_options;
+    heads_options.n_ctx = context_options.n_ctx;
+    heads_options.n_threads = context_options.n_threads;
+    heads_options.kv_type = context_options.kv_type;
+    switch (mode_for(*target)) {
+        case SpecMode::None:
+            return nullptr;
+        case SpecMode::Ngram:
+        case SpecMode::Auto:
+            return std::make_unique<NgramDrafter>();
+        case SpecMode::Draft:
+            return std::make_unique<DraftModelDrafter>(
+                *target, Model::load(draft_model, model_options), context_options);
+        case SpecMode::NextN:
+            return std::make_unique<NextNDrafter>(target, heads_options);
+        case SpecMode::Medusa:
+            return std::make_unique<MedusaDrafter>(target, heads_options);
+    }
+    return nullptr;
+}
+
+void print_speculative_stats(const char* command, const SpeculativeStats& stats) {
+    std::fprintf(stderr,
+                 "%s: speculation: %llu drafted, %llu accepted (%.1f%%), %.2f tokens per target "
+                 "pass (%llu passes)\n",
+                 command, static_cast<unsigned long long>(stats.drafted),
+                 static_cast<unsigned long long>(stats.accepted), 100.0 * stats.acceptance_rate(),
+                 stats.tokens_per_pass(), static_cast<unsigned long long>(stats.target_passes));
+    if (stats.drafted_at.empty()) return;
+    std::fprintf(stderr, "%s: acceptance by draft position:", command);
+    for (size_t i = 0; i < stats.drafted_at.size(); ++i) {
+        std::fprintf(stderr, " %.0f%%", 100.0 * stats.acceptance_at(i));
+    }
+    std::fprintf(stderr, "\n");
+}
+
+}  // namespace tessera::tools
