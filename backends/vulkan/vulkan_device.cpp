@@ -1,6 +1,7 @@
 #include "backends/vulkan/vulkan_device.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -91,10 +92,14 @@ DeviceTuning tuning_of(VkPhysicalDevice device) {
     tuning.subgroup_size = std::max<uint32_t>(1, subgroup.subgroupSize);
     tuning.workgroup_size = std::clamp<uint32_t>(
         tuning.subgroup_size, 64, std::min<uint32_t>(256, limits.maxComputeWorkGroupSize[0]));
+    const uint32_t most_threads =
+        std::min({1024u, limits.maxComputeWorkGroupSize[0], limits.maxComputeWorkGroupInvocations});
+    tuning.large_workgroup_size = std::max(tuning.workgroup_size, std::bit_floor(most_threads));
     tuning.max_group_count =
         std::min({limits.maxComputeWorkGroupCount[0], limits.maxComputeWorkGroupCount[1],
                   limits.maxComputeWorkGroupCount[2]});
     tuning.shared_memory_bytes = limits.maxComputeSharedMemorySize;
+    tuning.loops_limited = properties.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     if (properties.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
         // Lanes fetch memory one by one there: larger tiles save loads.
         tuning.mul_mat_threads_per_row = 1;
@@ -240,7 +245,7 @@ VulkanDevice::~VulkanDevice() {
 }
 
 bool VulkanDevice::supports(const Graph& graph, const Node& node) const {
-    return !node_problem(graph, node).has_value();
+    return !node_problem(graph, node, tuning_).has_value();
 }
 
 std::unique_ptr<Buffer> VulkanDevice::allocate(uint64_t size, MemoryKind kind) {

@@ -29,6 +29,13 @@ struct DeviceTuning {
     uint32_t subgroup_size = 32;
     // Threads of a workgroup of the element-wise and row-wise shaders.
     uint32_t workgroup_size = 64;
+    // A CPU implementation (lavapipe): it ends every loop of a shader invocation once all its
+    // loops together have run 65535 iterations (llvmpipe's LP_MAX_TGSI_LOOP_ITERATIONS), so
+    // kernels whose loops could run longer are refused there.
+    bool loops_limited = false;
+    // The largest power-of-two workgroup up to 1024 threads (DRAFT_VERIFY's, which scans whole
+    // vocabularies in one workgroup: the more threads, the shorter each one's loops).
+    uint32_t large_workgroup_size = 64;
     // MUL_MAT: threads that share one weight row (1 on a CPU device, where each thread does a
     // whole row; the subgroup on a GPU), and each thread's tile: weight rows, and activation
     // columns when m > 1.

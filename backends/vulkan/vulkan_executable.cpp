@@ -78,7 +78,8 @@ VulkanExecutable::VulkanExecutable(std::shared_ptr<VulkanDevice> device, const G
         for (size_t index = 0; index < graph.nodes.size(); ++index) {
             const Node& node = graph.nodes[index];
             const std::string label = cpu::describe_node(graph, index);
-            if (auto problem = node_problem(graph, node)) throw Error(label + ": " + *problem);
+            if (auto problem = node_problem(graph, node, device_->tuning()))
+                throw Error(label + ": " + *problem);
             NodeContext context{graph,
                                 node,
                                 label,

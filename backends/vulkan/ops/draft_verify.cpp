@@ -10,7 +10,9 @@ void build_draft_verify(const NodeContext& context, std::vector<Dispatch>& out) 
     const auto k = static_cast<uint32_t>(context.src[1].tensor->n_elements());
     Dispatch dispatch;
     dispatch.shader = "draft_verify";
-    dispatch.constants = {context.tuning.workgroup_size};
+    // As many threads as a workgroup takes, so that each thread's share of a row, and its
+    // loops, are as short as they can be (see DeviceTuning::loops_limited).
+    dispatch.constants = {context.tuning.large_workgroup_size};
     // Absent sources travel as address 0, which the shader tests.
     dispatch.push.address(context.src[0].address)
         .address(context.src[1].address)

@@ -1,6 +1,7 @@
 #include "backends/vulkan/ops/ops.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "backends/cpu/node_checks.h"
@@ -93,7 +94,8 @@ uint64_t converted_activation_bytes(TensorType type, int64_t k, int64_t m) {
     }
 }
 
-std::optional<std::string> node_problem(const Graph& graph, const Node& node) {
+std::optional<std::string> node_problem(const Graph& graph, const Node& node,
+                                        const DeviceTuning& tuning) {
     const cpu::KernelSupport kernels{"Vulkan", mul_mat_activation_type};
     if (auto problem = cpu::check_node(graph, node, kernels)) return problem;
     // Shaders address a tensor's bytes and elements with 32-bit offsets.
@@ -120,11 +122,27 @@ std::optional<std::string> node_problem(const Graph& graph, const Node& node) {
                    " is larger than the Vulkan attention kernel's " + std::to_string(kMaxHeadDim);
         }
     }
-    if (node.op == Op::DRAFT_VERIFY && node.src[2] >= 0) {
-        // Known wrong on lavapipe with a 70001-token vocabulary (right with 16): refused until
-        // that is understood, rather than run.
-        return "the Vulkan kernel verifies deterministic drafts only: src2 (draft "
-               "distributions) must be absent";
+    if (node.op == Op::DRAFT_VERIFY && tuning.loops_limited) {
+        // One workgroup walks the whole tree, scanning a row per depth: once for the argmax,
+        // and once per candidate kept when sampling, each scan a loop over the row's share of
+        // one thread plus a reduction.
+        const int64_t n_vocab = graph.tensors[static_cast<size_t>(node.src[0])].shape[0];
+        const int64_t k = graph.tensors[static_cast<size_t>(node.src[1])].n_elements();
+        const int64_t workgroup = tuning.large_workgroup_size;
+        const int64_t scan =
+            (n_vocab + workgroup - 1) / workgroup + std::bit_width(uint64_t(workgroup));
+        const VerifyParams& verify = node.params.verify;
+        const int64_t kept = verify.top_k > 0 ? std::min<int64_t>(verify.top_k, n_vocab) : n_vocab;
+        const int64_t per_row = verify.temperature > 0.0f ? kept * (scan + 8) + scan : scan;
+        const int64_t iterations = (k + 1) * per_row;
+        if (iterations > kMaxLoopIterations) {
+            return "its loops would run about " + std::to_string(iterations) + " iterations (" +
+                   std::to_string(k) + " drafts over " + std::to_string(n_vocab) + " tokens, " +
+                   std::to_string(kept) + " candidates kept), past the " +
+                   std::to_string(kMaxLoopIterations) +
+                   " after which this device (a CPU implementation) ends a shader's loops: "
+                   "draft fewer tokens, keep fewer candidates (top-k) or verify greedily";
+        }
     }
     if (node.op == Op::DRAFT_VERIFY && node.params.verify.temperature > 0.0f) {
         const int64_t n_vocab = graph.tensors[static_cast<size_t>(node.src[0])].shape[0];

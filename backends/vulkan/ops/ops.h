@@ -102,13 +102,16 @@ inline constexpr uint32_t kErrorSlotWords = 4;
 
 // What keeps the node from running on the Vulkan backend, or nothing. The checks of
 // backends/cpu/node_checks.h with the Vulkan kernels, plus this backend's limits (tensors
-// addressed with 32-bit offsets, attention heads of at most kMaxHeadDim).
-std::optional<std::string> node_problem(const Graph& graph, const Node& node);
+// addressed with 32-bit offsets, attention heads of at most kMaxHeadDim, DRAFT_VERIFY's rows).
+std::optional<std::string> node_problem(const Graph& graph, const Node& node,
+                                        const DeviceTuning& tuning);
 inline constexpr int64_t kMaxHeadDim = 512;
 // DRAFT_VERIFY samples among at most this many candidates per row, kept in shared memory: a
 // sampled (temperature > 0) node runs only when top-k, or the vocabulary itself, is this small.
-// Greedy verification has no limit. Draft distributions (src2) are refused.
 inline constexpr int64_t kMaxVerifyCandidates = 256;
+// On a device whose loops are limited (DeviceTuning::loops_limited), a shader invocation's
+// loops may run this many iterations in all, with a margin below the 65535 of llvmpipe.
+inline constexpr int64_t kMaxLoopIterations = 60000;
 
 // MUL_MAT's activation type for weights of a type (the CPU's: ggml's vec_dot_type).
 std::optional<quant::TensorType> mul_mat_activation_type(quant::TensorType weight_type);
