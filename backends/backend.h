@@ -289,6 +289,7 @@ class Device {
     // where the device can read host memory (the CPU), else nullptr and the caller uploads.
     virtual std::unique_ptr<Buffer> wrap_host(const void* data, uint64_t size) = 0;
     // Blocking transfers between host memory and a buffer, and between buffers of this device.
+    // A copy within one buffer may overlap, as memmove's may.
     virtual void upload(Buffer& dst, uint64_t offset, std::span<const uint8_t> bytes) = 0;
     virtual void download(Buffer& src, uint64_t offset, std::span<uint8_t> bytes) = 0;
     virtual void copy(Buffer& src, uint64_t src_offset, Buffer& dst, uint64_t dst_offset,

@@ -85,7 +85,8 @@ ChatSession::ChatSession(std::shared_ptr<const Model> model, const Tokenizer& to
       sampler_(options_.sampling),
       reply_seeds_(options_.sampling.seed) {}
 
-void ChatSession::speculate(std::unique_ptr<Drafter> drafter, size_t draft_max) {
+void ChatSession::speculate(std::unique_ptr<Drafter> drafter, size_t draft_max,
+                            std::optional<DraftTreeShape> tree) {
     if (drafter == nullptr) throw Error("chat: speculation needs a drafter");
     if (draft_max == 0) throw Error("chat: the draft length must be at least 1");
     check_speculative_sampling(options_.sampling);
@@ -94,8 +95,13 @@ void ChatSession::speculate(std::unique_ptr<Drafter> drafter, size_t draft_max) 
             "chat: the drafter reads the model's hidden states; create the session with "
             "ContextOptions::keep_hidden_states");
     }
+    if (tree && !drafter->proposes_candidates()) {
+        throw Error(
+            "chat: a draft tree needs a drafter that proposes ranked candidates (Medusa heads)");
+    }
     drafter_ = std::move(drafter);
     draft_max_ = draft_max;
+    draft_tree_ = std::move(tree);
 }
 
 SamplerParams ChatSession::next_reply_sampling() {
@@ -221,7 +227,8 @@ ReplyStats ChatSession::reply(std::string_view user_text,
         std::vector<int32_t> verified;
         size_t next_verified = 0;
         if (drafter_) {
-            decoder.emplace(context_, *drafter_, next_reply_sampling(), draft_max_, prompt);
+            decoder.emplace(context_, *drafter_, next_reply_sampling(), draft_max_, prompt,
+                            draft_tree_);
         } else {
             logits = context_.decode(new_tokens, Logits::Last);
             for (int32_t token : new_tokens) sampler_.accept(token);

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "runtime/context.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
+#include "runtime/speculative/draft_tree.h"
 #include "runtime/speculative/drafter.h"
 #include "runtime/speculative/speculative_stats.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -72,10 +74,13 @@ class ChatSession {
                      const std::function<bool()>& interrupted = {});
 
     // Generates the replies from now on with speculative decoding: `drafter` proposes up to
-    // draft_max tokens per pass of the context. Throws tessera::Error for draft_max 0, sampling
-    // that speculation cannot reproduce (check_speculative_sampling), or a drafter that reads
-    // hidden states when the context does not keep them (ContextOptions::keep_hidden_states).
-    void speculate(std::unique_ptr<Drafter> drafter, size_t draft_max);
+    // draft_max tokens per pass of the context, or, with `tree`, the candidates of a draft tree
+    // of that shape. Throws tessera::Error for draft_max 0, sampling that speculation cannot
+    // reproduce (check_speculative_sampling), a drafter that reads hidden states when the
+    // context does not keep them (ContextOptions::keep_hidden_states), or a tree with a drafter
+    // that proposes no candidates.
+    void speculate(std::unique_ptr<Drafter> drafter, size_t draft_max,
+                   std::optional<DraftTreeShape> tree = std::nullopt);
     bool speculates() const { return drafter_ != nullptr; }
 
     // Forgets the turns; the system prompt stays.
@@ -111,7 +116,8 @@ class ChatSession {
     Sampler sampler_;
     std::unique_ptr<Drafter> drafter_;  // null: plain decoding
     size_t draft_max_ = 0;
-    Xoshiro256 reply_seeds_;  // one seed per speculative reply
+    std::optional<DraftTreeShape> draft_tree_;  // none: chains
+    Xoshiro256 reply_seeds_;                    // one seed per speculative reply
     std::vector<ChatMessage> turns_;
     std::vector<int32_t> cached_;  // the tokens the context holds, in order
 };

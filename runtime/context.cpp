@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "formats/error.h"
@@ -39,6 +40,10 @@ struct Context::Compiled {
     bool has_kept_rows = false;
     backend::Tensor drafts;       // verification passes
     backend::Tensor draft_probs;  // verification with draft distributions
+    backend::Tensor parents;      // tree verification
+    backend::Tensor attention_mask;
+    backend::Tensor window_attention_mask;
+    bool has_window_attention_mask = false;
     uint32_t n_logit_rows = 0;
     uint64_t last_used = 0;  // the decode step it last ran in
 };
@@ -119,6 +124,15 @@ BuiltGraph Context::build(uint32_t n_tokens, PassKind kind) const {
     }
     inputs.k_cache = k_cache;
     inputs.v_cache = v_cache;
+    if (kind == PassKind::VerifyTree) {
+        // A tree is no causal sequence: explicit masks say which columns each token sees.
+        const Shape mask_shape = {int64_t{cache_.n_ctx()}, m, 1, 1};
+        inputs.attention_mask = g.input("attention_mask", quant::TensorType::F32, mask_shape);
+        if (has_window_layers()) {
+            inputs.window_attention_mask =
+                g.input("window_attention_mask", quant::TensorType::F32, mask_shape);
+        }
+    }
 
     Forward forward(g, *model_, inputs);
     const TensorId logits = model_->architecture().forward(forward);
@@ -148,8 +162,11 @@ BuiltGraph Context::build(uint32_t n_tokens, PassKind kind) const {
         kind == PassKind::VerifyWithDraftProbs
             ? g.input("draft_probs", quant::TensorType::F32, {int64_t{n_vocab()}, k, 1, 1})
             : TensorId{};
+    const TensorId parents = kind == PassKind::VerifyTree
+                                 ? g.input("parents", quant::TensorType::I32, {k, 1, 1, 1})
+                                 : TensorId{};
     const TensorId verdict =
-        g.draft_verify(logits, drafts, draft_probs, TensorId{}, verify_params_, "verdict");
+        g.draft_verify(logits, drafts, draft_probs, parents, verify_params_, "verdict");
     g.place(verdict, logits_index, 0);
     return g.finish();
 }
@@ -227,16 +244,28 @@ Context::Compiled& Context::compiled_for(uint32_t n_tokens, PassKind kind) {
         }
         if (tensor.name == "drafts") compiled->drafts = tensor;
         if (tensor.name == "draft_probs") compiled->draft_probs = tensor;
+        if (tensor.name == "parents") compiled->parents = tensor;
+        if (tensor.name == "attention_mask") compiled->attention_mask = tensor;
+        if (tensor.name == "window_attention_mask") {
+            compiled->window_attention_mask = tensor;
+            compiled->has_window_attention_mask = true;
+        }
     }
     compiled->n_logit_rows = n_logit_rows;
     return *compiled_.emplace(key, std::move(compiled)).first->second;
 }
 
 void Context::write_input(const backend::Tensor& tensor, std::span<const uint8_t> bytes) {
+    write_input_at(tensor, 0, bytes);
+}
+
+void Context::write_input_at(const backend::Tensor& tensor, uint64_t byte_offset,
+                             std::span<const uint8_t> bytes) {
+    const uint64_t offset = tensor.offset + byte_offset;
     if (void* host = inputs_->host_data()) {
-        std::memcpy(static_cast<uint8_t*>(host) + tensor.offset, bytes.data(), bytes.size());
+        std::memcpy(static_cast<uint8_t*>(host) + offset, bytes.data(), bytes.size());
     } else {
-        device_.upload(*inputs_, tensor.offset, bytes);
+        device_.upload(*inputs_, offset, bytes);
     }
 }
 
@@ -244,15 +273,20 @@ void Context::write_input(const backend::Tensor& tensor, std::span<const int32_t
     write_input(tensor, {reinterpret_cast<const uint8_t*>(values.data()), values.size_bytes()});
 }
 
-void Context::run_pass(Compiled& compiled, std::span<const int32_t> tokens, uint64_t seed) {
+void Context::run_pass(Compiled& compiled, std::span<const int32_t> tokens, uint64_t seed,
+                       std::span<const int32_t> positions) {
     const auto m = static_cast<uint32_t>(tokens.size());
     compiled.last_used = ++n_runs_;
     const uint32_t start = cache_.n_filled();
 
-    std::vector<int32_t> positions(m);
-    for (uint32_t j = 0; j < m; ++j) positions[j] = static_cast<int32_t>(start + j);
     write_input(compiled.tokens, tokens);
-    write_input(compiled.positions, positions);
+    if (positions.empty()) {
+        std::vector<int32_t> consecutive(m);
+        for (uint32_t j = 0; j < m; ++j) consecutive[j] = static_cast<int32_t>(start + j);
+        write_input(compiled.positions, consecutive);
+    } else {
+        write_input(compiled.positions, positions);
+    }
     if (compiled.has_kept_rows) {
         const int32_t last_row = static_cast<int32_t>(m - 1);
         write_input(compiled.kept_rows, {&last_row, 1});
@@ -346,19 +380,7 @@ Verdict Context::verify(int32_t last_token, std::span<const int32_t> drafts,
                     std::to_string(k * n_vocab()));
     }
     cache_.check_room(k + 1);
-    // Passes are compiled with their sampling parameters: new parameters drop the old passes.
-    const auto same = [](const backend::VerifyParams& a, const backend::VerifyParams& b) {
-        return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
-               a.min_p == b.min_p && a.acceptance == b.acceptance &&
-               a.typical_epsilon == b.typical_epsilon && a.typical_delta == b.typical_delta;
-    };
-    if (!same(params, verify_params_)) {
-        std::erase_if(compiled_, [](const auto& entry) {
-            return entry.first.second == PassKind::Verify ||
-                   entry.first.second == PassKind::VerifyWithDraftProbs;
-        });
-        verify_params_ = params;
-    }
+    use_verify_params(params);
     const auto m = static_cast<uint32_t>(k + 1);
     Compiled& compiled =
         compiled_for(m, draft_probs.empty() ? PassKind::Verify : PassKind::VerifyWithDraftProbs);
@@ -375,12 +397,7 @@ Verdict Context::verify(int32_t last_token, std::span<const int32_t> drafts,
     const uint32_t start = cache_.n_filled();
     run_pass(compiled, tokens, seed);
 
-    std::vector<int32_t> result(2);
-    if (const void* host = logits_->host_data()) {
-        std::memcpy(result.data(), host, 2 * sizeof(int32_t));
-    } else {
-        device_.download(*logits_, 0, {reinterpret_cast<uint8_t*>(result.data()), 8});
-    }
+    const std::vector<int32_t> result = download_verdict(2);
     Verdict verdict{result[0], result[1]};
     if (verdict.n_accepted < 0 || static_cast<size_t>(verdict.n_accepted) > k ||
         verdict.next_token < 0 || static_cast<uint32_t>(verdict.next_token) >= n_vocab()) {
@@ -403,6 +420,207 @@ Verdict Context::verify(int32_t last_token, std::span<const int32_t> drafts,
         hidden_view_ = hidden_rows_;
     }
     return verdict;
+}
+
+TreeVerdict Context::verify_tree(int32_t last_token, std::span<const int32_t> tokens,
+                                 std::span<const int32_t> parents,
+                                 const backend::VerifyParams& params, uint64_t seed) {
+    const size_t k = tokens.size();
+    if (k == 0) throw Error("verify_tree: the tree has no nodes");
+    if (parents.size() != k) {
+        throw Error("verify_tree: " + std::to_string(k) + " tokens but " +
+                    std::to_string(parents.size()) + " parents; each node needs one");
+    }
+    if (k + 1 > n_batch_) {
+        throw Error("verify_tree: " + std::to_string(k) + " nodes and the last token do not fit " +
+                    "in a pass of n_batch = " + std::to_string(n_batch_) + " tokens");
+    }
+    if (k + 2 > n_vocab()) {
+        throw Error("verify_tree: " + std::to_string(k) + " nodes make a verdict larger than the " +
+                    "logits row of " + std::to_string(n_vocab()) + " it is returned in");
+    }
+    check_tokens({&last_token, 1}, "verify_tree (last token)");
+    check_tokens(tokens, "verify_tree (nodes)");
+    const uint32_t start = cache_.n_filled();
+    // Row 0 is the root at `start`; node j (row j + 1) sits one position below its parent.
+    std::vector<int32_t> positions(k + 1);
+    positions[0] = static_cast<int32_t>(start);
+    for (size_t j = 0; j < k; ++j) {
+        if (parents[j] < -1 || parents[j] >= static_cast<int32_t>(j)) {
+            throw Error("verify_tree: node " + std::to_string(j) + " has parent " +
+                        std::to_string(parents[j]) + "; a parent is -1 (the root) or an " +
+                        "earlier node");
+        }
+        positions[j + 1] = positions[static_cast<size_t>(parents[j] + 1)] + 1;
+    }
+    cache_.check_room(k + 1);
+    use_verify_params(params);
+    const auto m = static_cast<uint32_t>(k + 1);
+    Compiled& compiled = compiled_for(m, PassKind::VerifyTree);
+
+    std::vector<int32_t> pass_tokens;
+    pass_tokens.reserve(m);
+    pass_tokens.push_back(last_token);
+    pass_tokens.insert(pass_tokens.end(), tokens.begin(), tokens.end());
+    write_input(compiled.drafts, tokens);
+    write_input(compiled.parents, parents);
+    write_tree_masks(compiled, parents, positions);
+    run_pass(compiled, pass_tokens, seed, positions);
+
+    const std::vector<int32_t> result = download_verdict(k + 2);
+    TreeVerdict verdict;
+    verdict.n_accepted = result[0];
+    verdict.next_token = result[1];
+    bool possible = verdict.n_accepted >= 0 && static_cast<size_t>(verdict.n_accepted) <= k &&
+                    verdict.next_token >= 0 &&
+                    static_cast<uint32_t>(verdict.next_token) < n_vocab();
+    // The accepted nodes form a path from the root down.
+    int32_t parent = -1;
+    for (int32_t i = 0; possible && i < verdict.n_accepted; ++i) {
+        const int32_t node = result[2 + static_cast<size_t>(i)];
+        possible = node >= 0 && static_cast<size_t>(node) < k && parents[node] == parent;
+        verdict.accepted_nodes.push_back(node);
+        parent = node;
+    }
+    if (!possible) {
+        cache_.truncate(start);
+        throw Error("verify_tree: the device returned an impossible verdict (" +
+                    std::to_string(verdict.n_accepted) + " accepted, next token " +
+                    std::to_string(verdict.next_token) + ")");
+    }
+    try {
+        compact_tree_columns(start, verdict.accepted_nodes);
+    } catch (...) {
+        // Half-moved columns hold no sequence: the context goes back to before the pass.
+        cache_.truncate(start);
+        throw;
+    }
+    const auto n_kept = static_cast<uint32_t>(1 + verdict.n_accepted);
+    cache_.truncate(start + n_kept);
+
+    hidden_rows_.clear();
+    hidden_view_ = {};
+    if (keep_hidden_) {
+        // The root's row and the accepted nodes' rows, in path order.
+        const size_t n_embd = model_->hparams().n_embd;
+        hidden_rows_.resize(n_embd * n_kept);
+        const uint64_t row_bytes = n_embd * sizeof(float);
+        for (uint32_t i = 0; i < n_kept; ++i) {
+            const uint64_t row =
+                i == 0 ? 0 : static_cast<uint64_t>(verdict.accepted_nodes[i - 1]) + 1;
+            device_.download(
+                *hidden_, row * row_bytes,
+                {reinterpret_cast<uint8_t*>(hidden_rows_.data() + i * n_embd), row_bytes});
+        }
+        hidden_view_ = hidden_rows_;
+    }
+    return verdict;
+}
+
+bool Context::has_window_layers() const {
+    const HParams& hp = model_->hparams();
+    if (hp.n_swa == 0) return false;
+    for (uint32_t layer = 0; layer < hp.n_layer; ++layer) {
+        if (hp.is_swa(layer)) return true;
+    }
+    return false;
+}
+
+void Context::use_verify_params(const backend::VerifyParams& params) {
+    const auto same = [](const backend::VerifyParams& a, const backend::VerifyParams& b) {
+        return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p &&
+               a.min_p == b.min_p && a.acceptance == b.acceptance &&
+               a.typical_epsilon == b.typical_epsilon && a.typical_delta == b.typical_delta;
+    };
+    if (same(params, verify_params_)) return;
+    std::erase_if(compiled_, [](const auto& entry) {
+        const PassKind kind = entry.first.second;
+        return kind == PassKind::Verify || kind == PassKind::VerifyWithDraftProbs ||
+               kind == PassKind::VerifyTree;
+    });
+    verify_params_ = params;
+}
+
+std::vector<int32_t> Context::download_verdict(size_t n_values) {
+    std::vector<int32_t> result(n_values);
+    const size_t n_bytes = n_values * sizeof(int32_t);
+    if (const void* host = logits_->host_data()) {
+        std::memcpy(result.data(), host, n_bytes);
+    } else {
+        device_.download(*logits_, 0, {reinterpret_cast<uint8_t*>(result.data()), n_bytes});
+    }
+    return result;
+}
+
+void Context::write_tree_masks(const Compiled& compiled, std::span<const int32_t> parents,
+                               std::span<const int32_t> positions) {
+    const auto m = static_cast<uint32_t>(positions.size());
+    const uint32_t start = cache_.n_filled();
+    const uint32_t n_kv = start + m;  // FLASH_ATTN reads only these columns of each row
+    const uint64_t row_stride = uint64_t{cache_.n_ctx()} * sizeof(float);
+    const float hidden = -std::numeric_limits<float>::infinity();
+    const auto window = static_cast<int64_t>(model_->hparams().n_swa);
+
+    // sees[c]: whether the current row's token may attend to pass column c (its ancestors,
+    // the root and itself).
+    std::vector<uint8_t> sees(m);
+    std::vector<float> row(n_kv);
+    for (uint32_t r = 0; r < m; ++r) {
+        std::fill(sees.begin(), sees.end(), uint8_t{0});
+        sees[0] = 1;
+        for (int32_t node = static_cast<int32_t>(r) - 1; node >= 0; node = parents[node]) {
+            sees[static_cast<size_t>(node) + 1] = 1;
+        }
+        // Column c holds position c before the pass, and positions[c - start] within it.
+        const auto position_of = [&](uint32_t c) -> int64_t {
+            return c < start ? int64_t{c} : int64_t{positions[c - start]};
+        };
+        const auto seen = [&](uint32_t c) { return c < start || sees[c - start] != 0; };
+        for (uint32_t c = 0; c < n_kv; ++c) row[c] = seen(c) ? 0.0f : hidden;
+        const auto bytes = [&] {
+            return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(row.data()),
+                                            row.size() * sizeof(float));
+        };
+        write_input_at(compiled.attention_mask, r * row_stride, bytes());
+        if (compiled.has_window_attention_mask) {
+            // A sliding-window query at position p sees positions p - window + 1 .. p.
+            const int64_t first_seen = int64_t{positions[r]} - window + 1;
+            for (uint32_t c = 0; c < n_kv; ++c) {
+                if (position_of(c) < first_seen) row[c] = hidden;
+            }
+            write_input_at(compiled.window_attention_mask, r * row_stride, bytes());
+        }
+    }
+}
+
+void Context::compact_tree_columns(uint32_t root_column, std::span<const int32_t> accepted_nodes) {
+    // Accepted node i of the path sits in column root_column + 1 + accepted_nodes[i] and belongs
+    // in column root_column + 1 + i. Node indices grow down the path, so every move is to a lower
+    // column and the moves in path order never overwrite a column still to be read; consecutive
+    // nodes move together in one copy per layer and K or V.
+    const uint64_t column_bytes = quant::row_bytes(quant::type_info(cache_.type()),
+                                                   static_cast<uint64_t>(cache_.row_elements()));
+    const auto n_accepted = static_cast<uint32_t>(accepted_nodes.size());
+    uint32_t i = 0;
+    while (i < n_accepted) {
+        const auto from = static_cast<uint32_t>(accepted_nodes[i]);
+        uint32_t run = 1;
+        while (i + run < n_accepted &&
+               static_cast<uint32_t>(accepted_nodes[i + run]) == from + run) {
+            ++run;
+        }
+        if (from != i) {
+            const uint64_t source = (uint64_t{root_column} + 1 + from) * column_bytes;
+            const uint64_t target = (uint64_t{root_column} + 1 + i) * column_bytes;
+            for (uint32_t layer = 0; layer < cache_.n_layer(); ++layer) {
+                device_.copy(cache_.keys(layer), source, cache_.keys(layer), target,
+                             run * column_bytes);
+                device_.copy(cache_.values(layer), source, cache_.values(layer), target,
+                             run * column_bytes);
+            }
+        }
+        i += run;
+    }
 }
 
 void Context::reset() {

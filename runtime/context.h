@@ -44,6 +44,14 @@ struct Verdict {
     int32_t next_token = -1;
 };
 
+// What Context::verify_tree decided: the accepted path from the root down (node indices into the
+// tree, n_accepted of them) and the token the target adds after it.
+struct TreeVerdict {
+    int32_t n_accepted = 0;
+    int32_t next_token = -1;
+    std::vector<int32_t> accepted_nodes;
+};
+
 class Context {
   public:
     // Throws tessera::Error for options that do not fit (n_batch 0, a KV type or context size the
@@ -73,10 +81,28 @@ class Context {
                    const backend::VerifyParams& params, uint64_t seed,
                    std::span<const float> draft_probs = {});
 
+    // Tree verification (Medusa-style; DRAFT_VERIFY with parents) in one pass: node j of the tree
+    // holds tokens[j] and hangs below parents[j] (-1: below last_token, the root; otherwise an
+    // earlier node, so parents come before their children). The pass decodes [last_token, nodes]
+    // with last_token at position() and node j at position() + 1 + its depth, each attending
+    // only to the sequence so far, the root and its own ancestors (not to its siblings), keeps
+    // the logits on the device, verifies the tree there with `params` and `seed` (children tried
+    // in index order) and downloads only the verdict. The accepted nodes' cache columns then
+    // move, on the device, to the positions right after last_token, and the rest is forgotten:
+    // the context holds last_token and the accepted path, position() grows by 1 + n_accepted,
+    // and what follows decodes as if only those tokens had been decoded. Throws tessera::Error,
+    // before running anything, for an empty tree, more than n_batch - 1 nodes, tokens and
+    // parents of different lengths, a parent that is not -1 or an earlier node, a token outside
+    // the vocabulary, or no room in the cache.
+    TreeVerdict verify_tree(int32_t last_token, std::span<const int32_t> tokens,
+                            std::span<const int32_t> parents, const backend::VerifyParams& params,
+                            uint64_t seed);
+
     // With ContextOptions::keep_hidden_states, the final hidden states of the last decode():
     // n_embd floats for each row of logits it returned, in the same order; after a verify(), those
-    // of last_token and the accepted drafts (1 + n_accepted rows). Valid until the next decode(),
-    // verify() or reset(). Empty without the option or before any decode.
+    // of last_token and the accepted drafts (1 + n_accepted rows), and after a verify_tree(), of
+    // last_token and the accepted nodes in path order. Valid until the next decode(), verify(),
+    // verify_tree() or reset(). Empty without the option or before any decode.
     std::span<const float> hidden_states() const { return hidden_view_; }
 
     // Tokens the context holds: the position of the next one.
@@ -101,17 +127,38 @@ class Context {
   private:
     struct Compiled;
     // What a pass gives back: the last token's logits, every token's, or a DRAFT_VERIFY verdict
-    // (with or without draft distributions).
-    enum class PassKind : uint8_t { LastLogits, AllLogits, Verify, VerifyWithDraftProbs };
+    // (with or without draft distributions, or over a tree of drafts).
+    enum class PassKind : uint8_t {
+        LastLogits,
+        AllLogits,
+        Verify,
+        VerifyWithDraftProbs,
+        VerifyTree
+    };
     using ShapeKey = std::pair<uint32_t, PassKind>;  // tokens per pass, what it gives back
 
     Compiled& compiled_for(uint32_t n_tokens, PassKind kind);
+    bool has_window_layers() const;
     BuiltGraph build(uint32_t n_tokens, PassKind kind) const;
     std::vector<backend::Buffer*> buffer_table();
     void write_input(const backend::Tensor& tensor, std::span<const uint8_t> bytes);
     void write_input(const backend::Tensor& tensor, std::span<const int32_t> values);
-    // Writes the tokens and their positions, runs the pass and advances the cache.
-    void run_pass(Compiled& compiled, std::span<const int32_t> tokens, uint64_t seed);
+    void write_input_at(const backend::Tensor& tensor, uint64_t byte_offset,
+                        std::span<const uint8_t> bytes);
+    // Writes the tokens and their positions (consecutive from position() when `positions` is
+    // empty), runs the pass and advances the cache by the tokens' count.
+    void run_pass(Compiled& compiled, std::span<const int32_t> tokens, uint64_t seed,
+                  std::span<const int32_t> positions = {});
+    // Passes are compiled with their sampling parameters: new parameters drop the old
+    // verification passes.
+    void use_verify_params(const backend::VerifyParams& params);
+    // The first n_values I32 of a verification pass's verdict.
+    std::vector<int32_t> download_verdict(size_t n_values);
+    // Moves the accepted tree nodes' K and V columns to the positions right after the root's.
+    void compact_tree_columns(uint32_t root_column, std::span<const int32_t> accepted_nodes);
+    // Fills the explicit masks of a tree pass over tokens whose positions are given.
+    void write_tree_masks(const Compiled& compiled, std::span<const int32_t> parents,
+                          std::span<const int32_t> positions);
     std::span<const float> run_batch(std::span<const int32_t> tokens, bool all_logits);
     void check_tokens(std::span<const int32_t> tokens, const char* what) const;
 

@@ -3,7 +3,10 @@
 //     --spec (greedy, on the real default model: skipped, saying why, when it is absent), and
 //     with --verbose a statistics line after each reply;
 //   - `tessera bench --spec` on the tiny fixture: the JSON has its fields, the two outputs are
-//     identical, the speed-up is a positive number, and the table has both rows.
+//     identical, the speed-up is a positive number, and the table has both rows;
+//   - `tessera run --spec medusa --draft-tree 3,2 --temp 0` prints the ids plain greedy `tessera
+//     run` prints, on a synthetic model with Medusa heads, and --draft-tree with a drafter of
+//     chains or with bad widths is refused before anything loads.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -46,6 +49,34 @@ TEST(ToolChatSpeculative, NgramTranscriptEqualsPlainAndVerbosePrintsStats) {
     EXPECT_EQ(count_of(speculative.err, "tessera chat: acceptance by draft position:"), 3u)
         << speculative.err;
     EXPECT_EQ(count_of(plain.err, "speculation"), 0u) << plain.err;
+}
+
+TEST(ToolRunSpeculative, MedusaTreeGreedyPrintsThePlainGreedyIds) {
+    const std::string base = "run -m '" + test::source_dir() +
+                             "/tests/fixtures/speculative/qwen2.gguf' --prompt-ids '5 42 79 116 "
+                             "153 190 227 8 45 82' -n 24 --temp 0 --ignore-eos -c 128 -t 2";
+    const test::ToolResult plain = test::run_tool(base);
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    const test::ToolResult tree = test::run_tool(base + " --spec medusa --draft-tree 3,2 -v");
+    ASSERT_EQ(tree.status, 0) << tree.err;
+    EXPECT_EQ(tree.out, plain.out);
+    EXPECT_EQ(std::count(plain.out.begin(), plain.out.end(), ' '), 23) << plain.out;
+    EXPECT_NE(tree.err.find("draft trees:"), std::string::npos) << tree.err;
+    EXPECT_NE(tree.err.find("acceptance by draft tree depth:"), std::string::npos) << tree.err;
+}
+
+TEST(ToolRunSpeculative, DraftTreeWithoutMedusaOrWithBadWidthsIsRefused) {
+    for (const std::string spec : {"ngram", "draft --draft-model x.gguf", "mtp"}) {
+        const test::ToolResult r =
+            test::run_tool("run -m /nonexistent.gguf -p hi --spec " + spec + " --draft-tree 3,2");
+        EXPECT_EQ(r.status, 2) << spec;
+        EXPECT_NE(r.err.find("--draft-tree needs --spec medusa"), std::string::npos)
+            << spec << ": " << r.err;
+    }
+    const test::ToolResult zero =
+        test::run_tool("chat -m /nonexistent.gguf --spec medusa --draft-tree 3,0");
+    EXPECT_EQ(zero.status, 2);
+    EXPECT_NE(zero.err.find("--draft-tree"), std::string::npos) << zero.err;
 }
 
 TEST(ToolChatSpeculative, BadSpecFlagsFailBeforeLoading) {

@@ -269,13 +269,15 @@ int run_speculative_bench(const RuntimeFlags& runtime, const SpeculativeFlags& s
     const std::shared_ptr<const Model> model = Model::load(path, model_options);
     const std::vector<int32_t> prompt = speculative_prompt(*model, prompt_file);
     const SpecMode mode = speculative.mode_for(*model);
-    const std::string mode_label = mode_name(mode);
+    std::string mode_label = mode_name(mode);
+    if (!speculative.draft_tree.empty()) mode_label += " tree " + speculative.draft_tree;
 
     SpeculativeBenchOptions options;
     options.plain_context = runtime.context_options();
     options.speculative_context =
         speculative.target_context_options(*model, runtime.context_options());
     options.draft_max = speculative.draft_length(*model);
+    options.tree = speculative.tree_shape();
     options.n_gen = n_gen;
     options.repetitions = repetitions;
     options.warmup = warmup;
@@ -312,9 +314,11 @@ int run_speculative_bench(const RuntimeFlags& runtime, const SpeculativeFlags& s
         out["backend"] = backend;
         out["device"] = runtime.device;
         out["threads"] = threads;
-        out["spec"] = mode_label;
+        out["spec"] = mode_name(mode);
         out["draft_model"] = speculative.draft_model;
         out["draft_max"] = options.draft_max;
+        out["draft_tree"] = speculative.draft_tree;
+        out["tree_nodes"] = stats.tree_nodes;
         out["prompt_file"] = prompt_file;
         out["n_prompt"] = prompt.size();
         out["n_gen"] = n_gen;
@@ -353,7 +357,11 @@ int run_speculative_bench(const RuntimeFlags& runtime, const SpeculativeFlags& s
             static_cast<unsigned long long>(stats.drafted),
             static_cast<unsigned long long>(stats.accepted), 100.0 * stats.acceptance_rate(),
             stats.tokens_per_pass());
-        std::printf("acceptance by draft position:");
+        if (stats.tree_nodes > 0) {
+            std::printf("draft trees: %llu nodes verified\n",
+                        static_cast<unsigned long long>(stats.tree_nodes));
+        }
+        std::printf("acceptance by draft %s:", stats.tree_nodes > 0 ? "tree depth" : "position");
         for (double rate : by_position) std::printf(" %.0f%%", 100.0 * rate);
         std::printf("\noutput: %s\n", result.identical() ? "identical to plain greedy decoding"
                                                          : "DIFFERENT from plain greedy decoding");

@@ -257,7 +257,8 @@ int run_chat(const Args& args) {
     model_options.on_progress = {};
     if (std::unique_ptr<Drafter> drafter =
             speculative.make_drafter(model, model_options, context_options)) {
-        session.speculate(std::move(drafter), speculative.draft_length(*model));
+        session.speculate(std::move(drafter), speculative.draft_length(*model),
+                          speculative.tree_shape());
     }
     if (terminal) {
         std::fprintf(stderr,

@@ -168,8 +168,8 @@ int run_run(const Args& args) {
     std::optional<SpeculativeDecoder> decoder;
     if (drafter) {
         const auto prompt_start = Clock::now();
-        decoder.emplace(context, *drafter, sampler_params, speculative.draft_length(*model),
-                        prompt);
+        decoder.emplace(context, *drafter, sampler_params, speculative.draft_length(*model), prompt,
+                        speculative.tree_shape());
         prompt_ms = milliseconds(Clock::now() - prompt_start);
         bool going = n_predict != 0;
         for (bool first = true; going; first = false) {

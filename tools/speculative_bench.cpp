@@ -42,11 +42,12 @@ std::vector<int32_t> generate_plain(Context& context, std::span<const int32_t> p
 }
 
 // The same with speculation; the last step may give more than n tokens, which are cut.
-std::vector<int32_t> generate_speculative(Context& context, Drafter& drafter, size_t draft_max,
+std::vector<int32_t> generate_speculative(Context& context, Drafter& drafter,
+                                          const SpeculativeBenchOptions& options,
                                           std::span<const int32_t> prompt, uint32_t n, uint64_t& ns,
                                           SpeculativeStats& stats) {
     context.reset();
-    SpeculativeDecoder decoder(context, drafter, greedy(), draft_max, prompt);
+    SpeculativeDecoder decoder(context, drafter, greedy(), options.draft_max, prompt, options.tree);
     const auto start = Clock::now();
     std::vector<int32_t> tokens;
     while (tokens.size() < n) {
@@ -68,7 +69,9 @@ SpeculativeBenchResult measure_speculation(
     if (prompt.empty()) throw Error("bench: the prompt is empty");
     if (options.n_gen == 0) throw Error("bench: no tokens to generate");
     // Room for the prompt, the tokens and one pass of drafts past them, the same for both.
-    const auto n_ctx = static_cast<uint32_t>(prompt.size() + options.n_gen + options.draft_max + 1);
+    const size_t pass_drafts =
+        std::max<size_t>(options.draft_max, options.tree ? options.tree->n_nodes() : 0);
+    const auto n_ctx = static_cast<uint32_t>(prompt.size() + options.n_gen + pass_drafts + 1);
     options.plain_context.n_ctx = n_ctx;
     options.speculative_context.n_ctx = n_ctx;
     Context plain(target, options.plain_context);
@@ -79,14 +82,14 @@ SpeculativeBenchResult measure_speculation(
     if (options.warmup) {
         generate_plain(plain, prompt, 2, ns);
         const std::unique_ptr<Drafter> drafter = make_drafter();
-        generate_speculative(speculative, *drafter, options.draft_max, prompt, 2, ns, result.stats);
+        generate_speculative(speculative, *drafter, options, prompt, 2, ns, result.stats);
     }
     for (int r = 0; r < options.repetitions; ++r) {
         result.plain_tokens = generate_plain(plain, prompt, options.n_gen, ns);
         result.plain_ns.push_back(ns);
         const std::unique_ptr<Drafter> drafter = make_drafter();
-        result.speculative_tokens = generate_speculative(speculative, *drafter, options.draft_max,
-                                                         prompt, options.n_gen, ns, result.stats);
+        result.speculative_tokens = generate_speculative(speculative, *drafter, options, prompt,
+                                                         options.n_gen, ns, result.stats);
         result.speculative_ns.push_back(ns);
     }
     return result;

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "runtime/context.h"
 #include "runtime/model.h"
+#include "runtime/speculative/draft_tree.h"
 #include "runtime/speculative/drafter.h"
 #include "runtime/speculative/speculative_stats.h"
 
@@ -21,6 +23,7 @@ struct SpeculativeBenchOptions {
     ContextOptions plain_context;        // n_ctx is set to fit the prompt, the tokens and drafts
     ContextOptions speculative_context;  // the target's, as the drafter needs it
     size_t draft_max = 1;
+    std::optional<DraftTreeShape> tree;  // none: chains
     uint32_t n_gen = 128;
     int repetitions = 1;
     bool warmup = true;  // one untimed run of each kind first

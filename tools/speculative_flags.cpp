@@ -27,6 +27,22 @@ void SpeculativeFlags::add_to(ArgParser& parser) {
         "most draft tokens per target pass (default: " + std::to_string(kDefaultNgramDraftMax) +
             " for ngram, " + std::to_string(kDefaultModelDraftMax) + " for a draft model, " +
             std::to_string(kDefaultNextNDraftMax) + " for mtp, the head count for medusa)");
+    parser.option("--draft-tree", &draft_tree, "WIDTHS",
+                  "with --spec medusa, verify a tree of drafts in each target pass: the top W1 "
+                  "tokens\nof the first head, under each the top W2 of the second, and so on "
+                  "(\"4,2,2\": 4 + 8\n+ 16 nodes, at most " +
+                      std::to_string(kMaxDraftTreeNodes) +
+                      "); the longest path the target accepts wins (default:\na chain, one "
+                      "draft per head)");
+}
+
+std::optional<DraftTreeShape> SpeculativeFlags::tree_shape() const {
+    if (draft_tree.empty()) return std::nullopt;
+    try {
+        return DraftTreeShape::parse(draft_tree);
+    } catch (const Error& error) {
+        throw UsageError(std::string("--draft-tree: ") + error.what());
+    }
 }
 
 SpecMode SpeculativeFlags::mode() const {
@@ -54,15 +70,38 @@ SpecMode SpeculativeFlags::mode() const {
         throw UsageError("--draft-model is for --spec draft");
     }
     if (draft_max < 0) throw UsageError("--draft-max must be at least 1");
+    if (!draft_tree.empty()) {
+        if (mode != SpecMode::Medusa && mode != SpecMode::Auto) {
+            throw UsageError(
+                "--draft-tree needs --spec medusa: a tree is built from the Medusa "
+                "heads' top candidates, and --spec " +
+                spec + " drafts a single chain");
+        }
+        tree_shape();  // bad widths fail before anything loads
+    }
     return mode;
 }
 
 SpecMode SpeculativeFlags::mode_for(const Model& target) const {
     const SpecMode given = mode();
-    if (given != SpecMode::Auto) return given;
-    if (target.hparams().n_nextn_layer > 0) return SpecMode::NextN;
-    if (target.hparams().n_medusa_head > 0) return SpecMode::Medusa;
-    return SpecMode::Ngram;
+    SpecMode resolved = given;
+    if (given == SpecMode::Auto) {
+        if (target.hparams().n_nextn_layer > 0) {
+            resolved = SpecMode::NextN;
+        } else if (target.hparams().n_medusa_head > 0) {
+            resolved = SpecMode::Medusa;
+        } else {
+            resolved = SpecMode::Ngram;
+        }
+    }
+    if (!draft_tree.empty() && resolved != SpecMode::Medusa) {
+        throw UsageError(
+            "--draft-tree needs Medusa heads: --spec auto chose " +
+            std::string(resolved == SpecMode::NextN ? "mtp" : "ngram") +
+            " for this file, which drafts a single chain; use --spec medusa with a file that has "
+            "Medusa heads");
+    }
+    return resolved;
 }
 
 size_t SpeculativeFlags::draft_length(const Model& target) const {
@@ -119,8 +158,15 @@ void print_speculative_stats(const char* command, const SpeculativeStats& stats)
                  command, static_cast<unsigned long long>(stats.drafted),
                  static_cast<unsigned long long>(stats.accepted), 100.0 * stats.acceptance_rate(),
                  stats.tokens_per_pass(), static_cast<unsigned long long>(stats.target_passes));
+    if (stats.tree_nodes > 0) {
+        std::fprintf(stderr, "%s: draft trees: %llu nodes verified, %.1f per pass\n", command,
+                     static_cast<unsigned long long>(stats.tree_nodes),
+                     static_cast<double>(stats.tree_nodes) /
+                         static_cast<double>(std::max<uint64_t>(stats.target_passes, 1)));
+    }
     if (stats.drafted_at.empty()) return;
-    std::fprintf(stderr, "%s: acceptance by draft position:", command);
+    std::fprintf(stderr, "%s: acceptance by draft %s:", command,
+                 stats.tree_nodes > 0 ? "tree depth" : "position");
     for (size_t i = 0; i < stats.drafted_at.size(); ++i) {
         std::fprintf(stderr, " %.0f%%", 100.0 * stats.acceptance_at(i));
     }

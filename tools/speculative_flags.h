@@ -1,13 +1,15 @@
 // The speculative-decoding flags shared by the commands that generate text (run, chat, bench):
-// --spec, --draft-model and --draft-max, and the drafter they choose.
+// --spec, --draft-model, --draft-max and --draft-tree, and the drafter they choose.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/context.h"
 #include "runtime/model.h"
+#include "runtime/speculative/draft_tree.h"
 #include "runtime/speculative/drafter.h"
 #include "runtime/speculative/speculative_stats.h"
 #include "tools/arg_parser.h"
@@ -27,15 +29,20 @@ inline constexpr int64_t kDefaultNextNDraftMax = 3;
 struct SpeculativeFlags {
     std::string spec = "none";
     std::string draft_model;
-    int64_t draft_max = 0;  // 0: the mode's default
+    int64_t draft_max = 0;   // 0: the mode's default
+    std::string draft_tree;  // widths per depth, "4,2,2"; empty: chains
 
     void add_to(ArgParser& parser);
     // The mode as given. Throws UsageError for an unknown mode, --draft-model without --spec
-    // draft or the other way round, or a draft length below 1.
+    // draft or the other way round, a draft length below 1, or --draft-tree with widths that do
+    // not parse or with a mode other than medusa or auto.
     SpecMode mode() const;
     // The mode for this target: auto is mtp when the file has next-n layers, else medusa when
-    // it has Medusa heads, else ngram.
+    // it has Medusa heads, else ngram. Throws UsageError for --draft-tree when that is not
+    // medusa.
     SpecMode mode_for(const Model& target) const;
+    // The --draft-tree shape; none for chains. Throws UsageError when the widths do not parse.
+    std::optional<DraftTreeShape> tree_shape() const;
     size_t draft_length(const Model& target) const;
     // The target context's options for the mode: the draft heads read its hidden states.
     ContextOptions target_context_options(const Model& target, ContextOptions options) const;

@@ -87,8 +87,24 @@ TensorId Forward::attention(uint32_t layer, TensorId q, TensorId k, TensorId v,
     graph_.kv_store(graph_.reshape(k, {kv_row, m, 1, 1}, name(layer, "k_rows")),
                     inputs_.k_cache[layer]);
     graph_.kv_store(v, inputs_.v_cache[layer]);
+    GraphBuilder::Attention masked = attention;
+    TensorId mask;
+    if (inputs_.attention_mask.valid()) {
+        // The explicit masks already hold what causal order and the window would hide.
+        const bool windowed = attention.window > 0;
+        if (windowed && (!inputs_.window_attention_mask.valid() ||
+                         static_cast<uint32_t>(attention.window) != hparams_.n_swa)) {
+            throw Error("forward: layer " + std::to_string(layer) + " attends over a window of " +
+                        std::to_string(attention.window) +
+                        " positions, which the explicit masks do not provide (window " +
+                        std::to_string(hparams_.n_swa) + ")");
+        }
+        mask = windowed ? inputs_.window_attention_mask : inputs_.attention_mask;
+        masked.causal = false;
+        masked.window = 0;
+    }
     const TensorId heads = graph_.flash_attn(q, inputs_.k_cache[layer], inputs_.v_cache[layer],
-                                             TensorId{}, attention, name(layer, "attn"));
+                                             mask, masked, name(layer, "attn"));
     const int64_t q_row = static_cast<int64_t>(hparams_.head_dim_v) * hparams_.n_head;
     return graph_.reshape(heads, {q_row, m, 1, 1}, name(layer, "attn_rows"));
 }

@@ -29,6 +29,12 @@ struct ForwardInputs {
     // I32 [n_kept]: the rows (tokens) whose logits are wanted; invalid to keep them all.
     TensorId kept_rows;
     int64_t n_tokens = 0;
+    // Optional explicit attention masks, F32 [n_ctx, n_tokens] (0: seen, -inf: hidden), for
+    // tokens that are not one causal sequence (a speculative tree): they replace the causal and
+    // sliding-window masking of FLASH_ATTN. `attention_mask` serves the full-attention layers,
+    // `window_attention_mask` the sliding-window ones (the model's n_swa window, by position).
+    TensorId attention_mask;
+    TensorId window_attention_mask;
     // Per layer, [head_dim * n_head_kv, n_ctx]: at least the n_layer main ones. A graph of
     // next-n blocks (runtime/speculative) gives the main layers invalid ids and its blocks'
     // caches after them.
@@ -67,7 +73,8 @@ class Forward {
     TensorId rope(TensorId x, uint32_t layer, backend::RopeStyle style, std::string result);
     // Stores k and v ([head_dim, n_head_kv, m] and [head_dim * n_head_kv, m]) in the layer's
     // cache at the step's positions, attends q ([head_dim, n_head, m]) over the cache and
-    // returns [head_dim * n_head, m].
+    // returns [head_dim * n_head, m]. With explicit masks in the inputs, attention reads the
+    // layer's mask instead of its causal and window settings.
     TensorId attention(uint32_t layer, TensorId q, TensorId k, TensorId v,
                        const GraphBuilder::Attention& attention);
     // Keeps only the rows whose logits are wanted (all when no selection was asked for).

@@ -20,6 +20,19 @@ class Drafter {
     // prompt and generated tokens, the last one included). May return fewer, or none.
     virtual std::vector<int32_t> draft(std::span<const int32_t> history, size_t max_tokens) = 0;
 
+    // Whether candidates() ranks several guesses per position, what a draft tree is built from
+    // (runtime/speculative/draft_tree.h).
+    virtual bool proposes_candidates() const { return false; }
+    // Ranked guesses for the tokens after `history`: element p holds the best widths[p] guesses,
+    // best first, for the token p + 1 places after history's last. Empty when the drafter has
+    // no guess; otherwise one element per width, each of that many tokens.
+    virtual std::vector<std::vector<int32_t>> candidates(std::span<const int32_t> history,
+                                                         std::span<const uint32_t> widths) {
+        static_cast<void>(history);
+        static_cast<void>(widths);
+        return {};
+    }
+
     // Whether the drafter reads the target's final hidden states (draft heads): the target
     // context must then keep them (ContextOptions::keep_hidden_states).
     virtual bool reads_hidden_states() const { return false; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "formats/error.h"
 
@@ -39,14 +40,16 @@ void check_speculative_sampling(const SamplerParams& sampling) {
 
 SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
                                        const SamplerParams& sampling, size_t draft_max,
-                                       std::span<const int32_t> prompt)
+                                       std::span<const int32_t> prompt,
+                                       std::optional<DraftTreeShape> tree)
     : target_(target),
       drafter_(drafter),
       sampler_(sampling),
       verify_(verify_params(sampling)),
       // A stream apart from the sampler's own, from the same seed.
       seeds_(sampling.seed ^ 0x5bd1e9955bd1e995ull),
-      draft_max_(draft_max) {
+      draft_max_(draft_max),
+      tree_(std::move(tree)) {
     if (draft_max == 0) throw Error("speculative decoding: the draft length must be at least 1");
     if (prompt.empty()) throw Error("speculative decoding: the prompt is empty");
     if (target.position() >= prompt.size()) {
@@ -58,6 +61,11 @@ SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
         throw Error(
             "speculative decoding: the drafter reads the target's hidden states; create the "
             "target context with ContextOptions::keep_hidden_states");
+    }
+    if (tree_ && !drafter.proposes_candidates()) {
+        throw Error(
+            "speculative decoding: a draft tree is built from ranked candidates per position, "
+            "and this drafter proposes a single chain (Medusa heads propose candidates)");
     }
     const std::span<const int32_t> fresh = prompt.subspan(target.position());
     std::span<const float> logits;
@@ -90,11 +98,19 @@ std::vector<int32_t> SpeculativeDecoder::step() {
     const size_t room_left = target_.n_ctx() - target_.position() - 1;
     const size_t max_drafts =
         std::min({draft_max_, room_left, static_cast<size_t>(target_.n_batch()) - 1});
+    std::vector<int32_t> produced;
+    if (tree_ && tree_->n_nodes() <= room_left && tree_->n_nodes() < target_.n_batch()) {
+        produced = verify_tree_step(last);
+    }
+    if (!produced.empty()) {
+        history_.insert(history_.end(), produced.begin(), produced.end());
+        returned_ = history_.size();
+        return produced;
+    }
     std::vector<int32_t> drafts;
     if (max_drafts > 0) drafts = drafter_.draft(history_, max_drafts);
     if (drafts.size() > max_drafts) drafts.resize(max_drafts);
 
-    std::vector<int32_t> produced;
     if (drafts.empty()) {
         const std::span<const float> logits = target_.decode({&last, 1}, Logits::Last);
         produced.push_back(sampler_.sample(logits));
@@ -110,6 +126,23 @@ std::vector<int32_t> SpeculativeDecoder::step() {
     }
     history_.insert(history_.end(), produced.begin(), produced.end());
     returned_ = history_.size();
+    return produced;
+}
+
+std::vector<int32_t> SpeculativeDecoder::verify_tree_step(int32_t last) {
+    const std::vector<std::vector<int32_t>> candidates =
+        drafter_.candidates(history_, tree_->widths());
+    if (candidates.empty()) return {};
+    const DraftTree tree = tree_->build(candidates);
+    const TreeVerdict verdict =
+        target_.verify_tree(last, tree.tokens, tree.parents, verify_, seeds_.next());
+    std::vector<int32_t> produced;
+    for (const int32_t node : verdict.accepted_nodes) {
+        produced.push_back(tree.tokens[static_cast<size_t>(node)]);
+    }
+    produced.push_back(verdict.next_token);
+    drafter_.after_target_pass(target_);
+    stats_.record_tree(tree_->depth(), tree.tokens.size(), verdict.accepted_nodes.size());
     return produced;
 }
 
