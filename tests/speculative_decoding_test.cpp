@@ -22,17 +22,16 @@
 #include "runtime/speculative/draft_model_drafter.h"
 #include "runtime/speculative/ngram_drafter.h"
 #include "runtime/speculative/speculative_decoder.h"
+#include "tests/speculative_fixtures.h"
 #include "tests/test_paths.h"
 
 namespace tessera {
 namespace {
 
+const ContextOptions kContextOptions{.n_ctx = 512, .n_batch = 64, .n_threads = 2};
+
 std::string tiny_model(const std::string& arch) {
     return test::source_dir() + "/tests/fixtures/tiny/" + arch + ".gguf";
-}
-
-int32_t argmax(std::span<const float> logits) {
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
 SamplerParams greedy() {
@@ -41,22 +40,10 @@ SamplerParams greedy() {
     return params;
 }
 
-std::vector<int32_t> plain_greedy(const std::shared_ptr<const Model>& model,
-                                  const std::vector<int32_t>& prompt, size_t n) {
-    Context context(model, ContextOptions{.n_ctx = 512, .n_batch = 64, .n_threads = 2});
-    std::vector<int32_t> out;
-    std::span<const float> logits = context.decode(prompt);
-    while (out.size() < n) {
-        out.push_back(argmax(logits));
-        logits = context.decode({&out.back(), 1});
-    }
-    return out;
-}
-
 std::vector<int32_t> speculative_greedy(const std::shared_ptr<const Model>& model, Drafter& drafter,
                                         const std::vector<int32_t>& prompt, size_t n,
                                         size_t draft_max, SpeculativeStats* stats) {
-    Context context(model, ContextOptions{.n_ctx = 512, .n_batch = 64, .n_threads = 2});
+    Context context(model, kContextOptions);
     SpeculativeDecoder decoder(context, drafter, greedy(), draft_max, prompt);
     std::vector<int32_t> out;
     while (out.size() < n) {
@@ -66,16 +53,6 @@ std::vector<int32_t> speculative_greedy(const std::shared_ptr<const Model>& mode
     out.resize(n);
     if (stats != nullptr) *stats = decoder.stats();
     return out;
-}
-
-std::vector<std::string> backends_present() {
-    std::vector<std::string> backends;
-    for (const backend::DeviceInfo& info : backend::list_devices()) {
-        if (std::find(backends.begin(), backends.end(), info.backend) == backends.end()) {
-            backends.push_back(info.backend);
-        }
-    }
-    return backends;
 }
 
 // A prompt that repeats itself, so that prompt lookup finds matches.
@@ -108,7 +85,7 @@ TEST(SpeculativeDecoding, VerifyRollsBackRejectedDraftsExactly) {
     const int32_t n_vocab = static_cast<int32_t>(model->hparams().n_vocab);
 
     // The greedy continuation, to make drafts of which exactly the first two are right.
-    const std::vector<int32_t> truth = plain_greedy(model, prompt, 4);
+    const std::vector<int32_t> truth = test::plain_greedy(model, prompt, 4, kContextOptions);
     const int32_t last = truth[0];
     const std::vector<int32_t> drafts = {truth[1], truth[2], (truth[3] + 1) % n_vocab, 3, 4};
 
@@ -136,7 +113,7 @@ TEST(SpeculativeDecoding, VerifyRollsBackRejectedDraftsExactly) {
     Context fresh(model, options);
     fresh.decode(prompt);
     const std::vector<int32_t> accepted = {last, truth[1], truth[2], truth[3]};
-    EXPECT_EQ(argmax(fresh.decode(accepted)), argmax(want_copy));
+    EXPECT_EQ(test::argmax(fresh.decode(accepted)), test::argmax(want_copy));
 }
 
 TEST(SpeculativeDecoding, VerifyChecksItsArguments) {
@@ -154,13 +131,14 @@ TEST(SpeculativeDecoding, VerifyChecksItsArguments) {
 }
 
 TEST(SpeculativeDecoding, GreedyNgramIsPlainGreedyOnEveryBackend) {
-    for (const std::string& backend : backends_present()) {
+    for (const std::string& backend : test::backends_present()) {
         for (const std::string arch : {"llama", "gemma3"}) {
             ModelOptions model_options;
             model_options.backend = backend;
             const auto model = Model::load(tiny_model(arch), model_options);
             const std::vector<int32_t> prompt = repetitive_prompt(model->hparams().n_vocab);
-            const std::vector<int32_t> want = plain_greedy(model, prompt, 48);
+            const std::vector<int32_t> want =
+                test::plain_greedy(model, prompt, 48, kContextOptions);
             NgramDrafter drafter;
             SpeculativeStats stats;
             const std::vector<int32_t> got =
@@ -226,7 +204,7 @@ class SpeculativeGemma : public ::testing::Test {
 
 TEST_F(SpeculativeGemma, GreedyNgramAndDraftModelArePlainGreedy) {
     const std::vector<int32_t> prompt = code_prompt();
-    const std::vector<int32_t> want = plain_greedy(model_, prompt, 32);
+    const std::vector<int32_t> want = test::plain_greedy(model_, prompt, 32, kContextOptions);
     NgramDrafter ngram;
     SpeculativeStats stats;
     EXPECT_EQ(speculative_greedy(model_, ngram, prompt, 32, 8, &stats), want);

@@ -21,36 +21,13 @@
 #include "runtime/speculative/next_n_drafter.h"
 #include "runtime/speculative/ngram_drafter.h"
 #include "runtime/speculative/speculative_decoder.h"
+#include "tests/speculative_fixtures.h"
 #include "tests/test_paths.h"
 
 namespace tessera {
 namespace {
 
-const char* const kArchitectures[] = {"llama", "qwen2", "qwen3", "gemma3"};
 constexpr size_t kGenerated = 40;
-
-std::string speculative_model(const std::string& arch) {
-    return test::source_dir() + "/tests/fixtures/speculative/" + arch + ".gguf";
-}
-
-ContextOptions small_context(bool keep_hidden) {
-    return ContextOptions{
-        .n_ctx = 256, .n_batch = 64, .n_threads = 2, .keep_hidden_states = keep_hidden};
-}
-
-DraftHeadsOptions small_heads() {
-    return DraftHeadsOptions{.n_ctx = 256, .n_threads = 2};
-}
-
-std::vector<std::string> backends_present() {
-    std::vector<std::string> backends;
-    for (const backend::DeviceInfo& info : backend::list_devices()) {
-        if (std::find(backends.begin(), backends.end(), info.backend) == backends.end()) {
-            backends.push_back(info.backend);
-        }
-    }
-    return backends;
-}
 
 // A prompt long enough to take two prompt passes of a drafter that reads every hidden state
 // (64 rows each), repeating itself so that prompt lookup finds matches.
@@ -64,28 +41,12 @@ std::vector<int32_t> prompt_for(uint32_t n_vocab) {
     return prompt;
 }
 
-std::vector<int32_t> plain_greedy(const std::shared_ptr<const Model>& model,
-                                  const std::vector<int32_t>& prompt) {
-    Context context(model, small_context(false));
-    Sampler sampler(SamplerParams{.temperature = 0.0f});
-    std::vector<int32_t> out;
-    std::span<const float> logits = context.decode(prompt);
-    while (out.size() < kGenerated) {
-        out.push_back(sampler.sample(logits));
-        logits = context.decode({&out.back(), 1});
-    }
-    return out;
-}
-
-struct Outcome {
-    std::vector<int32_t> tokens;
-    SpeculativeStats stats;
-};
+using Outcome = test::SpeculativeOutcome;
 
 Outcome speculative(const std::shared_ptr<const Model>& model, Drafter& drafter,
                     const std::vector<int32_t>& prompt, const SamplerParams& sampling,
                     size_t draft_max) {
-    Context context(model, small_context(drafter.reads_hidden_states()));
+    Context context(model, test::small_context(drafter.reads_hidden_states()));
     SpeculativeDecoder decoder(context, drafter, sampling, draft_max, prompt);
     Outcome outcome;
     while (outcome.tokens.size() < kGenerated) {
@@ -99,18 +60,19 @@ Outcome speculative(const std::shared_ptr<const Model>& model, Drafter& drafter,
 
 std::unique_ptr<Drafter> make(const std::string& kind, const std::shared_ptr<const Model>& model) {
     if (kind == "ngram") return std::make_unique<NgramDrafter>();
-    if (kind == "mtp") return std::make_unique<NextNDrafter>(model, small_heads());
-    return std::make_unique<MedusaDrafter>(model, small_heads());
+    if (kind == "mtp") return std::make_unique<NextNDrafter>(model, test::small_heads());
+    return std::make_unique<MedusaDrafter>(model, test::small_heads());
 }
 
 TEST(SpeculativeDrafters, GreedyIsPlainGreedyForEveryDrafterBackendAndArchitecture) {
-    for (const std::string& backend : backends_present()) {
+    for (const std::string& backend : test::backends_present()) {
         ModelOptions options;
         options.backend = backend;
-        for (const std::string arch : kArchitectures) {
-            const auto model = Model::load(speculative_model(arch), options);
+        for (const std::string arch : test::kSpeculativeArchitectures) {
+            const auto model = Model::load(test::speculative_model(arch), options);
             const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
-            const std::vector<int32_t> want = plain_greedy(model, prompt);
+            const std::vector<int32_t> want =
+                test::plain_greedy(model, prompt, kGenerated, test::small_context(false));
             for (const std::string kind : {"ngram", "mtp", "medusa"}) {
                 const std::string what = backend + " " + arch + " " + kind;
                 const std::unique_ptr<Drafter> drafter = make(kind, model);
@@ -128,25 +90,27 @@ TEST(SpeculativeDrafters, GreedyIsPlainGreedyForEveryDrafterBackendAndArchitectu
 // sequence through every verification; where batch and single-token rounding differ, it is
 // rejected like any draft.
 TEST(SpeculativeDrafters, DraftModelGreedyIsPlainGreedyOnEveryBackendAndArchitecture) {
-    for (const std::string& backend : backends_present()) {
+    for (const std::string& backend : test::backends_present()) {
         ModelOptions options;
         options.backend = backend;
-        for (const std::string arch : kArchitectures) {
+        for (const std::string arch : test::kSpeculativeArchitectures) {
             const auto model =
                 Model::load(test::source_dir() + "/tests/fixtures/tiny/" + arch + ".gguf", options);
             const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
-            DraftModelDrafter drafter(*model, model, small_context(false));
+            DraftModelDrafter drafter(*model, model, test::small_context(false));
             const Outcome got =
                 speculative(model, drafter, prompt, SamplerParams{.temperature = 0.0f}, 4);
             const std::string what = backend + " " + arch;
-            EXPECT_EQ(got.tokens, plain_greedy(model, prompt)) << what;
+            EXPECT_EQ(got.tokens,
+                      test::plain_greedy(model, prompt, kGenerated, test::small_context(false)))
+                << what;
             EXPECT_GT(got.stats.accepted, 0u) << what;
         }
     }
 }
 
 TEST(SpeculativeDrafters, SamplingRunsWithTheHeadDrafters) {
-    const auto model = Model::load(speculative_model("llama"));
+    const auto model = Model::load(test::speculative_model("llama"));
     const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
     SamplerParams sampling;
     sampling.temperature = 0.8f;
@@ -168,9 +132,9 @@ TEST(SpeculativeDrafters, SamplingRunsWithTheHeadDrafters) {
 }
 
 TEST(SpeculativeDrafters, HeadDraftersNeedTheTargetsHiddenStates) {
-    const auto model = Model::load(speculative_model("qwen2"));
-    MedusaDrafter drafter(model, small_heads());
-    Context context(model, small_context(false));
+    const auto model = Model::load(test::speculative_model("qwen2"));
+    MedusaDrafter drafter(model, test::small_heads());
+    Context context(model, test::small_context(false));
     const std::vector<int32_t> prompt = {1, 2, 3};
     try {
         SpeculativeDecoder decoder(context, drafter, SamplerParams{.temperature = 0.0f}, 2, prompt);
@@ -185,7 +149,7 @@ TEST(SpeculativeDrafters, MissingHeadsAreNamedWithTheFileAndKey) {
     const std::string plain = test::source_dir() + "/tests/fixtures/tiny/llama.gguf";
     const auto model = Model::load(plain);
     try {
-        NextNDrafter drafter(model, small_heads());
+        NextNDrafter drafter(model, test::small_heads());
         FAIL() << "a file without next-n layers was accepted";
     } catch (const Error& error) {
         const std::string message = error.what();
@@ -193,7 +157,7 @@ TEST(SpeculativeDrafters, MissingHeadsAreNamedWithTheFileAndKey) {
         EXPECT_NE(message.find("llama.nextn_predict_layers"), std::string::npos) << message;
     }
     try {
-        MedusaDrafter drafter(model, small_heads());
+        MedusaDrafter drafter(model, test::small_heads());
         FAIL() << "a file without Medusa heads was accepted";
     } catch (const Error& error) {
         const std::string message = error.what();

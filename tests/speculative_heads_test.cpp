@@ -35,6 +35,7 @@
 #include "runtime/graph_builder.h"
 #include "runtime/model.h"
 #include "runtime/speculative/draft_heads.h"
+#include "tests/speculative_fixtures.h"
 #include "tests/test_paths.h"
 
 namespace tessera {
@@ -43,7 +44,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double kTolerance = 1e-3;
-const char* const kArchitectures[] = {"llama", "qwen2", "qwen3", "gemma3"};
 
 std::string fixture_dir() {
     return test::source_dir() + "/tests/fixtures/speculative";
@@ -147,7 +147,7 @@ std::vector<Case> cases() {
     }
     std::vector<Case> out;
     for (const std::string& backend : backends) {
-        for (const char* arch : kArchitectures) out.push_back({arch, backend});
+        for (const char* arch : test::kSpeculativeArchitectures) out.push_back({arch, backend});
     }
     return out;
 }

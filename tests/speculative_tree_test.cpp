@@ -20,36 +20,13 @@
 #include "runtime/speculative/medusa_drafter.h"
 #include "runtime/speculative/ngram_drafter.h"
 #include "runtime/speculative/speculative_decoder.h"
+#include "tests/speculative_fixtures.h"
 #include "tests/test_paths.h"
 
 namespace tessera {
 namespace {
 
-const char* const kArchitectures[] = {"llama", "qwen2", "qwen3", "gemma3"};
 constexpr size_t kGenerated = 32;
-
-std::string speculative_model(const std::string& arch) {
-    return test::source_dir() + "/tests/fixtures/speculative/" + arch + ".gguf";
-}
-
-ContextOptions small_context(bool keep_hidden) {
-    return ContextOptions{
-        .n_ctx = 256, .n_batch = 64, .n_threads = 2, .keep_hidden_states = keep_hidden};
-}
-
-DraftHeadsOptions small_heads() {
-    return DraftHeadsOptions{.n_ctx = 256, .n_threads = 2};
-}
-
-std::vector<std::string> backends_present() {
-    std::vector<std::string> backends;
-    for (const backend::DeviceInfo& info : backend::list_devices()) {
-        if (std::find(backends.begin(), backends.end(), info.backend) == backends.end()) {
-            backends.push_back(info.backend);
-        }
-    }
-    return backends;
-}
 
 std::vector<int32_t> prompt_for(uint32_t n_vocab) {
     std::vector<int32_t> prompt;
@@ -59,28 +36,12 @@ std::vector<int32_t> prompt_for(uint32_t n_vocab) {
     return prompt;
 }
 
-std::vector<int32_t> plain_greedy(const std::shared_ptr<const Model>& model,
-                                  const std::vector<int32_t>& prompt) {
-    Context context(model, small_context(false));
-    Sampler sampler(SamplerParams{.temperature = 0.0f});
-    std::vector<int32_t> out;
-    std::span<const float> logits = context.decode(prompt);
-    while (out.size() < kGenerated) {
-        out.push_back(sampler.sample(logits));
-        logits = context.decode({&out.back(), 1});
-    }
-    return out;
-}
-
-struct Outcome {
-    std::vector<int32_t> tokens;
-    SpeculativeStats stats;
-};
+using Outcome = test::SpeculativeOutcome;
 
 Outcome with_tree(const std::shared_ptr<const Model>& model, const std::vector<int32_t>& prompt,
                   const DraftTreeShape& shape) {
-    MedusaDrafter drafter(model, small_heads());
-    Context context(model, small_context(true));
+    MedusaDrafter drafter(model, test::small_heads());
+    Context context(model, test::small_context(true));
     SpeculativeDecoder decoder(context, drafter, SamplerParams{.temperature = 0.0f}, 2, prompt,
                                shape);
     Outcome outcome;
@@ -94,13 +55,14 @@ Outcome with_tree(const std::shared_ptr<const Model>& model, const std::vector<i
 }
 
 TEST(SpeculativeTree, GreedyIsPlainGreedyForTwoShapesOnEveryBackendAndArchitecture) {
-    for (const std::string& backend : backends_present()) {
+    for (const std::string& backend : test::backends_present()) {
         ModelOptions options;
         options.backend = backend;
-        for (const std::string arch : kArchitectures) {
-            const auto model = Model::load(speculative_model(arch), options);
+        for (const std::string arch : test::kSpeculativeArchitectures) {
+            const auto model = Model::load(test::speculative_model(arch), options);
             const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
-            const std::vector<int32_t> want = plain_greedy(model, prompt);
+            const std::vector<int32_t> want =
+                test::plain_greedy(model, prompt, kGenerated, test::small_context(false));
             for (const std::string widths : {"3,2", "2,3"}) {
                 const std::string what = backend + " " + arch + " tree " + widths;
                 const DraftTreeShape shape = DraftTreeShape::parse(widths);
@@ -118,11 +80,11 @@ TEST(SpeculativeTree, GreedyIsPlainGreedyForTwoShapesOnEveryBackendAndArchitectu
 }
 
 TEST(SpeculativeTree, MedusaCandidatesAreRankedAndLedByTheChainDraft) {
-    const auto model = Model::load(speculative_model("qwen2"));
+    const auto model = Model::load(test::speculative_model("qwen2"));
     const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
-    Context context(model, small_context(true));
+    Context context(model, test::small_context(true));
     context.decode(prompt);
-    MedusaDrafter drafter(model, small_heads());
+    MedusaDrafter drafter(model, test::small_heads());
     drafter.after_target_pass(context);
     std::vector<int32_t> history = prompt;
     history.push_back(0);  // the token sampled after the prompt
@@ -143,9 +105,9 @@ TEST(SpeculativeTree, MedusaCandidatesAreRankedAndLedByTheChainDraft) {
 }
 
 TEST(SpeculativeTree, ADrafterWithoutCandidatesIsRefused) {
-    const auto model = Model::load(speculative_model("qwen2"));
+    const auto model = Model::load(test::speculative_model("qwen2"));
     NgramDrafter drafter;
-    Context context(model, small_context(false));
+    Context context(model, test::small_context(false));
     const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
     try {
         SpeculativeDecoder decoder(context, drafter, SamplerParams{.temperature = 0.0f}, 2, prompt,

@@ -18,29 +18,15 @@
 #include "runtime/context.h"
 #include "runtime/model.h"
 #include "runtime/speculative/draft_tree.h"
+#include "tests/speculative_fixtures.h"
 #include "tests/test_paths.h"
 
 namespace tessera {
 namespace {
 
-// Two main blocks; gemma3's are sliding-window layers of 4 positions, which trees outgrow.
-std::string speculative_model(const std::string& arch) {
-    return test::source_dir() + "/tests/fixtures/speculative/" + arch + ".gguf";
-}
-
-int32_t argmax(std::span<const float> logits) {
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
-std::vector<std::string> backends_present() {
-    std::vector<std::string> backends;
-    for (const backend::DeviceInfo& info : backend::list_devices()) {
-        if (std::find(backends.begin(), backends.end(), info.backend) == backends.end()) {
-            backends.push_back(info.backend);
-        }
-    }
-    return backends;
-}
+// The speculative fixtures have two main blocks; gemma3's are sliding-window layers of 4
+// positions, which trees outgrow.
+const ContextOptions kContextOptions{.n_ctx = 128, .n_batch = 64, .n_threads = 2};
 
 std::vector<int32_t> prompt_of(size_t n, uint32_t n_vocab) {
     std::vector<int32_t> prompt;
@@ -48,19 +34,6 @@ std::vector<int32_t> prompt_of(size_t n, uint32_t n_vocab) {
         prompt.push_back(static_cast<int32_t>((i * 37 + 5) % n_vocab));
     }
     return prompt;
-}
-
-// The greedy continuation of `prompt`: its first token is the argmax after the prompt.
-std::vector<int32_t> plain_greedy(const std::shared_ptr<const Model>& model,
-                                  const std::vector<int32_t>& prompt, size_t n) {
-    Context context(model, ContextOptions{.n_ctx = 128, .n_batch = 64, .n_threads = 2});
-    std::vector<int32_t> out;
-    std::span<const float> logits = context.decode(prompt);
-    while (out.size() < n) {
-        out.push_back(argmax(logits));
-        logits = context.decode({&out.back(), 1});
-    }
-    return out;
 }
 
 // A tree whose greedy walk must accept exactly `path`: the nodes the walk tries (the root's
@@ -168,17 +141,18 @@ backend::VerifyParams greedy() {
 TEST(TreeVerification, GreedyTreesArePlainGreedyOnEveryBackend) {
     constexpr size_t kGenerated = 40;
     constexpr size_t kMaxDepth = 5;
-    for (const std::string& backend : backends_present()) {
+    for (const std::string& backend : test::backends_present()) {
         for (const std::string arch : {"llama", "gemma3"}) {
             ModelOptions model_options;
             model_options.backend = backend;
-            const auto model = Model::load(speculative_model(arch), model_options);
+            const auto model = Model::load(test::speculative_model(arch), model_options);
             const auto n_vocab = static_cast<int32_t>(model->hparams().n_vocab);
             const std::vector<int32_t> prompt = prompt_of(12, model->hparams().n_vocab);
-            const std::vector<int32_t> want = plain_greedy(model, prompt, kGenerated + kMaxDepth);
+            const std::vector<int32_t> want =
+                test::plain_greedy(model, prompt, kGenerated + kMaxDepth, kContextOptions);
 
-            Context context(model, ContextOptions{.n_ctx = 128, .n_batch = 64, .n_threads = 2});
-            std::vector<int32_t> out = {argmax(context.decode(prompt))};
+            Context context(model, kContextOptions);
+            std::vector<int32_t> out = {test::argmax(context.decode(prompt))};
             std::mt19937 rng(7);
             const DraftTreeShape medusa_shape = DraftTreeShape::parse("3,2,2");
             size_t total_accepted = 0;
@@ -227,11 +201,11 @@ TEST(TreeVerification, GreedyTreesArePlainGreedyOnEveryBackend) {
 // sum.)
 TEST(TreeVerification, CacheAfterTreeIsTheAcceptedTokensCache) {
     for (const std::string arch : {"llama", "gemma3", "qwen3"}) {
-        const auto model = Model::load(speculative_model(arch));
+        const auto model = Model::load(test::speculative_model(arch));
         const auto n_vocab = static_cast<int32_t>(model->hparams().n_vocab);
         const size_t n_embd = model->hparams().n_embd;
         const std::vector<int32_t> prompt = prompt_of(9, model->hparams().n_vocab);
-        const std::vector<int32_t> want = plain_greedy(model, prompt, 8);
+        const std::vector<int32_t> want = test::plain_greedy(model, prompt, 8, kContextOptions);
         const ContextOptions options{
             .n_ctx = 64, .n_batch = 32, .n_threads = 2, .keep_hidden_states = true};
         std::mt19937 rng(11);
@@ -273,7 +247,7 @@ TEST(TreeVerification, CacheAfterTreeIsTheAcceptedTokensCache) {
                 ASSERT_EQ(got.size(), want_copy.size());
                 EXPECT_EQ(std::memcmp(got.data(), want_copy.data(), got.size() * sizeof(float)), 0)
                     << where << " round " << round << ": logits differ";
-                next = argmax(want_copy);
+                next = test::argmax(want_copy);
             }
         }
     }
@@ -282,10 +256,10 @@ TEST(TreeVerification, CacheAfterTreeIsTheAcceptedTokensCache) {
 // Sampled verification walks the tree by rejection sampling on the device; whatever path it
 // takes, the context afterwards is the one that decoded that path (CPU, bit for bit).
 TEST(TreeVerification, SampledTreesKeepThePathTheyAccept) {
-    const auto model = Model::load(speculative_model("gemma3"));
+    const auto model = Model::load(test::speculative_model("gemma3"));
     const auto n_vocab = static_cast<int32_t>(model->hparams().n_vocab);
     const std::vector<int32_t> prompt = prompt_of(6, model->hparams().n_vocab);
-    const std::vector<int32_t> want = plain_greedy(model, prompt, 40);
+    const std::vector<int32_t> want = test::plain_greedy(model, prompt, 40, kContextOptions);
     const ContextOptions options{.n_ctx = 64, .n_batch = 32, .n_threads = 2};
     backend::VerifyParams sampled;
     sampled.temperature = 0.7f;
@@ -329,7 +303,7 @@ TEST(TreeVerification, SampledTreesKeepThePathTheyAccept) {
 }
 
 TEST(TreeVerification, ChecksItsArguments) {
-    const auto model = Model::load(speculative_model("llama"));
+    const auto model = Model::load(test::speculative_model("llama"));
     Context context(model, ContextOptions{.n_ctx = 16, .n_batch = 4, .n_threads = 1});
     context.decode(std::vector<int32_t>{1, 2});
     const backend::VerifyParams params;
