@@ -86,7 +86,7 @@ ChatSession::ChatSession(std::shared_ptr<const Model> model, const Tokenizer& to
       reply_seeds_(options_.sampling.seed) {}
 
 void ChatSession::speculate(std::unique_ptr<Drafter> drafter, size_t draft_max,
-                            std::optional<DraftTreeShape> tree) {
+                            std::optional<DraftTreeShape> tree, backend::Acceptance acceptance) {
     if (drafter == nullptr) throw Error("chat: speculation needs a drafter");
     if (draft_max == 0) throw Error("chat: the draft length must be at least 1");
     check_speculative_sampling(options_.sampling);
@@ -102,6 +102,7 @@ void ChatSession::speculate(std::unique_ptr<Drafter> drafter, size_t draft_max,
     drafter_ = std::move(drafter);
     draft_max_ = draft_max;
     draft_tree_ = std::move(tree);
+    acceptance_ = acceptance;
 }
 
 SamplerParams ChatSession::next_reply_sampling() {
@@ -228,7 +229,7 @@ ReplyStats ChatSession::reply(std::string_view user_text,
         size_t next_verified = 0;
         if (drafter_) {
             decoder.emplace(context_, *drafter_, next_reply_sampling(), draft_max_, prompt,
-                            draft_tree_);
+                            draft_tree_, acceptance_);
         } else {
             logits = context_.decode(new_tokens, Logits::Last);
             for (int32_t token : new_tokens) sampler_.accept(token);

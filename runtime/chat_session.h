@@ -80,7 +80,8 @@ class ChatSession {
     // context does not keep them (ContextOptions::keep_hidden_states), or a tree with a drafter
     // that proposes no candidates.
     void speculate(std::unique_ptr<Drafter> drafter, size_t draft_max,
-                   std::optional<DraftTreeShape> tree = std::nullopt);
+                   std::optional<DraftTreeShape> tree = std::nullopt,
+                   backend::Acceptance acceptance = backend::Acceptance::Exact);
     bool speculates() const { return drafter_ != nullptr; }
 
     // Forgets the turns; the system prompt stays.
@@ -117,7 +118,8 @@ class ChatSession {
     std::unique_ptr<Drafter> drafter_;  // null: plain decoding
     size_t draft_max_ = 0;
     std::optional<DraftTreeShape> draft_tree_;  // none: chains
-    Xoshiro256 reply_seeds_;                    // one seed per speculative reply
+    backend::Acceptance acceptance_ = backend::Acceptance::Exact;
+    Xoshiro256 reply_seeds_;  // one seed per speculative reply
     std::vector<ChatMessage> turns_;
     std::vector<int32_t> cached_;  // the tokens the context holds, in order
 };

@@ -79,6 +79,23 @@ TEST(ToolRunSpeculative, DraftTreeWithoutMedusaOrWithBadWidthsIsRefused) {
     EXPECT_NE(zero.err.find("--draft-tree"), std::string::npos) << zero.err;
 }
 
+TEST(ToolRunSpeculative, TypicalAcceptanceIsForSampledSpeculationOnly) {
+    const std::string model = test::source_dir() + "/tests/fixtures/speculative/qwen2.gguf";
+    const test::ToolResult runs = test::run_tool("run -m '" + model +
+                                                 "' --prompt-ids '5 42 79 116' -n 12 --temp 0.8 "
+                                                 "--spec medusa --typical-acceptance --print-ids");
+    EXPECT_EQ(runs.status, 0) << runs.err;
+    const test::ToolResult plain =
+        test::run_tool("run -m '" + model + "' --prompt-ids '5 42' -n 4 --typical-acceptance");
+    EXPECT_EQ(plain.status, 2);
+    EXPECT_NE(plain.err.find("--typical-acceptance is for speculative decoding"), std::string::npos)
+        << plain.err;
+    const test::ToolResult bench =
+        test::run_tool("bench -m '" + model + "' -n 4 --spec ngram --typical-acceptance");
+    EXPECT_EQ(bench.status, 2);
+    EXPECT_NE(bench.err.find("decodes greedily"), std::string::npos) << bench.err;
+}
+
 TEST(ToolChatSpeculative, BadSpecFlagsFailBeforeLoading) {
     const test::ToolResult r = test::run_tool("chat -m /nonexistent.gguf --spec draft");
     EXPECT_EQ(r.status, 2);

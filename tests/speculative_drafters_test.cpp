@@ -131,6 +131,33 @@ TEST(SpeculativeDrafters, SamplingRunsWithTheHeadDrafters) {
     }
 }
 
+// Typical acceptance is opt-in and trades exactness for acceptance: the random heads' drafts,
+// which exact verification rejects about as often as chance says, mostly pass its threshold on
+// the near-uniform distributions of a random model.
+TEST(SpeculativeDrafters, TypicalAcceptanceAcceptsMoreThanExact) {
+    const auto model = Model::load(test::speculative_model("llama"));
+    const std::vector<int32_t> prompt = prompt_for(model->hparams().n_vocab);
+    SamplerParams sampling;
+    sampling.temperature = 0.8f;
+    sampling.top_k = 0;
+    sampling.top_p = 1.0f;
+    sampling.min_p = 0.0f;
+    sampling.seed = 11;
+    SpeculativeStats stats[2];
+    for (const backend::Acceptance acceptance :
+         {backend::Acceptance::Exact, backend::Acceptance::Typical}) {
+        MedusaDrafter drafter(model, test::small_heads());
+        Context context(model, test::small_context(true));
+        SpeculativeDecoder decoder(context, drafter, sampling, 2, prompt, std::nullopt, acceptance);
+        size_t produced = 0;
+        while (produced < kGenerated) produced += decoder.step().size();
+        stats[acceptance == backend::Acceptance::Typical] = decoder.stats();
+    }
+    EXPECT_GT(stats[1].accepted, stats[0].accepted)
+        << "exact " << stats[0].accepted << " of " << stats[0].drafted << ", typical "
+        << stats[1].accepted << " of " << stats[1].drafted;
+}
+
 TEST(SpeculativeDrafters, HeadDraftersNeedTheTargetsHiddenStates) {
     const auto model = Model::load(test::speculative_model("qwen2"));
     MedusaDrafter drafter(model, test::small_heads());

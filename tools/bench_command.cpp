@@ -408,6 +408,11 @@ int run_bench(const Args& args) {
     checked("-r", repetitions, 1, 1000);
     if (speculative.mode() != SpecMode::None) {
         if (n_gen == 0) throw UsageError("nothing to measure: --spec needs -n of at least 1");
+        if (speculative.typical_acceptance) {
+            throw UsageError(
+                "--typical-acceptance changes sampled verification, and bench --spec decodes "
+                "greedily");
+        }
         return run_speculative_bench(runtime, speculative, prompt_file,
                                      static_cast<uint32_t>(n_gen), static_cast<int>(repetitions),
                                      !no_warmup, json);

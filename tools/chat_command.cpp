@@ -258,7 +258,7 @@ int run_chat(const Args& args) {
     if (std::unique_ptr<Drafter> drafter =
             speculative.make_drafter(model, model_options, context_options)) {
         session.speculate(std::move(drafter), speculative.draft_length(*model),
-                          speculative.tree_shape());
+                          speculative.tree_shape(), speculative.acceptance());
     }
     if (terminal) {
         std::fprintf(stderr,

@@ -169,7 +169,7 @@ int run_run(const Args& args) {
     if (drafter) {
         const auto prompt_start = Clock::now();
         decoder.emplace(context, *drafter, sampler_params, speculative.draft_length(*model), prompt,
-                        speculative.tree_shape());
+                        speculative.tree_shape(), speculative.acceptance());
         prompt_ms = milliseconds(Clock::now() - prompt_start);
         bool going = n_predict != 0;
         for (bool first = true; going; first = false) {

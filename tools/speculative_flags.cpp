@@ -34,6 +34,15 @@ void SpeculativeFlags::add_to(ArgParser& parser) {
                       std::to_string(kMaxDraftTreeNodes) +
                       "); the longest path the target accepts wins (default:\na chain, one "
                       "draft per head)");
+    parser.flag("--typical-acceptance", &typical_acceptance,
+                "when sampling, accept a draft whose probability is above min(0.09, 0.3 "
+                "exp(-entropy))\n(Medusa's typical acceptance): more drafts accepted, but the "
+                "output no longer\nfollows the model's distribution exactly (default: exact "
+                "rejection sampling)");
+}
+
+backend::Acceptance SpeculativeFlags::acceptance() const {
+    return typical_acceptance ? backend::Acceptance::Typical : backend::Acceptance::Exact;
 }
 
 std::optional<DraftTreeShape> SpeculativeFlags::tree_shape() const {
@@ -70,6 +79,9 @@ SpecMode SpeculativeFlags::mode() const {
         throw UsageError("--draft-model is for --spec draft");
     }
     if (draft_max < 0) throw UsageError("--draft-max must be at least 1");
+    if (typical_acceptance && mode == SpecMode::None) {
+        throw UsageError("--typical-acceptance is for speculative decoding (--spec)");
+    }
     if (!draft_tree.empty()) {
         if (mode != SpecMode::Medusa && mode != SpecMode::Auto) {
             throw UsageError(

@@ -31,6 +31,7 @@ struct SpeculativeFlags {
     std::string draft_model;
     int64_t draft_max = 0;   // 0: the mode's default
     std::string draft_tree;  // widths per depth, "4,2,2"; empty: chains
+    bool typical_acceptance = false;
 
     void add_to(ArgParser& parser);
     // The mode as given. Throws UsageError for an unknown mode, --draft-model without --spec
@@ -43,6 +44,8 @@ struct SpeculativeFlags {
     SpecMode mode_for(const Model& target) const;
     // The --draft-tree shape; none for chains. Throws UsageError when the widths do not parse.
     std::optional<DraftTreeShape> tree_shape() const;
+    // Exact, or Typical with --typical-acceptance.
+    backend::Acceptance acceptance() const;
     size_t draft_length(const Model& target) const;
     // The target context's options for the mode: the draft heads read its hidden states.
     ContextOptions target_context_options(const Model& target, ContextOptions options) const;

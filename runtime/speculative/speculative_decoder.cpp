@@ -14,9 +14,10 @@ namespace {
 // row's logits, and this bounds their buffer.
 constexpr size_t kPromptRowsPerPass = 64;
 
-backend::VerifyParams verify_params(const SamplerParams& sampling) {
+backend::VerifyParams verify_params(const SamplerParams& sampling, backend::Acceptance acceptance) {
     check_speculative_sampling(sampling);
     backend::VerifyParams params;
+    params.acceptance = acceptance;
     params.temperature = sampling.temperature;
     params.top_k = sampling.top_k;
     params.top_p = sampling.top_p;
@@ -41,11 +42,12 @@ void check_speculative_sampling(const SamplerParams& sampling) {
 SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
                                        const SamplerParams& sampling, size_t draft_max,
                                        std::span<const int32_t> prompt,
-                                       std::optional<DraftTreeShape> tree)
+                                       std::optional<DraftTreeShape> tree,
+                                       backend::Acceptance acceptance)
     : target_(target),
       drafter_(drafter),
       sampler_(sampling),
-      verify_(verify_params(sampling)),
+      verify_(verify_params(sampling, acceptance)),
       // A stream apart from the sampler's own, from the same seed.
       seeds_(sampling.seed ^ 0x5bd1e9955bd1e995ull),
       draft_max_(draft_max),

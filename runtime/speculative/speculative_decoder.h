@@ -37,10 +37,13 @@ class SpeculativeDecoder {
     // draft_max drafts. Throws tessera::Error for an empty or too-long prompt, a target holding
     // all of it or more, draft_max 0, sampling that check_speculative_sampling refuses, a
     // drafter that reads hidden states with a target context that does not keep them, or a tree
-    // with a drafter that proposes no candidates.
+    // with a drafter that proposes no candidates. `acceptance` matters only when sampling:
+    // Exact keeps the target's distribution; Typical (Medusa's typical acceptance) accepts more
+    // drafts and gives up that guarantee (backends/backend.h, DRAFT_VERIFY).
     SpeculativeDecoder(Context& target, Drafter& drafter, const SamplerParams& sampling,
                        size_t draft_max, std::span<const int32_t> prompt,
-                       std::optional<DraftTreeShape> tree = std::nullopt);
+                       std::optional<DraftTreeShape> tree = std::nullopt,
+                       backend::Acceptance acceptance = backend::Acceptance::Exact);
 
     // The next tokens, one or more, in order: the first call gives the token sampled after the
     // prompt (no pass), each later call runs one target pass and gives the accepted drafts and
