@@ -51,6 +51,7 @@ SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
       // A stream apart from the sampler's own, from the same seed.
       seeds_(sampling.seed ^ 0x5bd1e9955bd1e995ull),
       draft_max_(draft_max),
+      draft_limit_(draft_max),
       tree_(std::move(tree)) {
     if (draft_max == 0) throw Error("speculative decoding: the draft length must be at least 1");
     if (prompt.empty()) throw Error("speculative decoding: the prompt is empty");
@@ -99,7 +100,7 @@ std::vector<int32_t> SpeculativeDecoder::step() {
     // Room for the last token and the drafts, in the cache and in one pass.
     const size_t room_left = target_.n_ctx() - target_.position() - 1;
     const size_t max_drafts =
-        std::min({draft_max_, room_left, static_cast<size_t>(target_.n_batch()) - 1});
+        std::min({draft_limit_, room_left, static_cast<size_t>(target_.n_batch()) - 1});
     std::vector<int32_t> produced;
     if (tree_ && tree_->n_nodes() <= room_left && tree_->n_nodes() < target_.n_batch()) {
         produced = verify_tree_step(last);
@@ -125,6 +126,11 @@ std::vector<int32_t> SpeculativeDecoder::step() {
         produced.push_back(verdict.next_token);
         drafter_.after_target_pass(target_);
         stats_.record(drafts.size(), n_accepted);
+        // The draft length follows the drafter's luck: two more after a pass that accepted
+        // every draft, one fewer after one that did not (a draft costs a column of the
+        // target's pass, the LM head's included, whether or not it is accepted).
+        draft_limit_ = n_accepted == drafts.size() ? std::min(draft_max_, draft_limit_ + 2)
+                                                   : std::max<size_t>(1, draft_limit_ - 1);
     }
     history_.insert(history_.end(), produced.begin(), produced.end());
     returned_ = history_.size();

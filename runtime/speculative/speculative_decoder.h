@@ -65,6 +65,7 @@ class SpeculativeDecoder {
     backend::VerifyParams verify_;
     Xoshiro256 seeds_;  // one seed per verification pass
     size_t draft_max_;
+    size_t draft_limit_;  // this pass's most drafts, adapting within 1..draft_max_
     std::optional<DraftTreeShape> tree_;
     std::vector<int32_t> history_;  // prompt and produced tokens; the last not yet decoded
     size_t returned_ = 0;           // tokens of history_ the caller has (the prompt counts)
