@@ -32,8 +32,9 @@ class SpeculativeDecoder {
     // must outlive the decoder. The target may already hold the prompt's first position()
     // tokens (a prefix kept from an earlier sequence, as a chat keeps its earlier turns); the
     // caller vouches that they are the prompt's, and the decoder decodes the rest, at least one
-    // token. With `tree`, each pass verifies a tree of that shape built from the drafter's
-    // candidates, or, where the tree does not fit the context or a pass, a chain of up to
+    // token. A chain pass asks for up to draft_max drafts, fewer while recent passes rejected
+    // some (the length adapts). With `tree`, each pass verifies a tree of that shape built from the
+    // drafter's candidates, or, where the tree does not fit the context or a pass, a chain of up to
     // draft_max drafts. Throws tessera::Error for an empty or too-long prompt, a target holding
     // all of it or more, draft_max 0, sampling that check_speculative_sampling refuses, a
     // drafter that reads hidden states with a target context that does not keep them, or a tree
