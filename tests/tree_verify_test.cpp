@@ -55,6 +55,9 @@ void plant(PlantedTree& tree, std::span<const int32_t> truth, int32_t n_vocab) {
     };
     for (size_t j = 0; j < tree.tokens.size(); ++j) {
         const auto node = static_cast<int32_t>(j);
+        // A node deeper than the truth is neither on the path nor a child of a path node (the
+        // path is no longer than the truth).
+        if (static_cast<size_t>(depth[j]) >= truth.size()) continue;
         const int32_t right = truth[static_cast<size_t>(depth[j])];
         if (on_path(node)) {
             tree.tokens[j] = right;
