@@ -171,6 +171,17 @@ BuiltGraph Context::build(uint32_t n_tokens, PassKind kind) const {
     return g.finish();
 }
 
+void Context::prepare_verify(size_t n_drafts, const backend::VerifyParams& params, bool tree) {
+    if (n_drafts == 0 || n_drafts + 1 > n_batch_) {
+        throw Error("prepare_verify: " + std::to_string(n_drafts) +
+                    " drafts and the last token do not fit in a pass of n_batch = " +
+                    std::to_string(n_batch_) + " tokens");
+    }
+    use_verify_params(params);
+    compiled_for(static_cast<uint32_t>(n_drafts + 1),
+                 tree ? PassKind::VerifyTree : PassKind::Verify);
+}
+
 Context::Compiled& Context::compiled_for(uint32_t n_tokens, PassKind kind) {
     // One token: the same pass either way.
     if (n_tokens == 1 && kind == PassKind::AllLogits) kind = PassKind::LastLogits;

@@ -81,6 +81,12 @@ class Context {
                    const backend::VerifyParams& params, uint64_t seed,
                    std::span<const float> draft_probs = {});
 
+    // Compiles now the pass that verify() (a chain of n_drafts) or verify_tree() (a tree of
+    // n_drafts nodes) will run with `params`, so that a device that cannot run it says so before
+    // anything is generated. Throws tessera::Error naming the node and why, or for n_drafts 0 or
+    // more than n_batch - 1.
+    void prepare_verify(size_t n_drafts, const backend::VerifyParams& params, bool tree);
+
     // Tree verification (Medusa-style; DRAFT_VERIFY with parents) in one pass: node j of the tree
     // holds tokens[j] and hangs below parents[j] (-1: below last_token, the root; otherwise an
     // earlier node, so parents come before their children). The pass decodes [last_token, nodes]

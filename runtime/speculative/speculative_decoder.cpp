@@ -70,6 +70,15 @@ SpeculativeDecoder::SpeculativeDecoder(Context& target, Drafter& drafter,
             "speculative decoding: a draft tree is built from ranked candidates per position, "
             "and this drafter proposes a single chain (Medusa heads propose candidates)");
     }
+    // The longest passes this decoder will ask for, compiled before the prompt is decoded: a
+    // device that cannot verify them (too long a row for its loops, say) refuses now, before
+    // anything is generated. Shorter chains need no more of a device than the longest.
+    const size_t longest_chain = std::min({draft_max, static_cast<size_t>(target.n_ctx()) - 1,
+                                           static_cast<size_t>(target.n_batch()) - 1});
+    if (longest_chain > 0) target_.prepare_verify(longest_chain, verify_, false);
+    if (tree_ && tree_->n_nodes() < target.n_batch()) {
+        target_.prepare_verify(tree_->n_nodes(), verify_, true);
+    }
     const std::span<const int32_t> fresh = prompt.subspan(target.position());
     std::span<const float> logits;
     if (drafter.reads_every_hidden_state()) {
