@@ -14,8 +14,8 @@ bool is_python_list_method(std::string_view name);
 bool is_python_tuple_method(std::string_view name);
 bool is_python_dict_method(std::string_view name);
 
-// Throw Failure "unknown method 'list.NAME'" for a method that is not implemented. Charged a
-// step for each item they visit, move or make.
+// Throw Failure "unknown method 'list.NAME'" for a method the interpreter does not provide. Charged
+// a step for each item they visit, move or make.
 Value call_list_method(const Value& self, std::string_view name, Arguments& arguments,
                        Budget& budget);
 Value call_tuple_method(const Value& self, std::string_view name, Arguments& arguments,

@@ -16,7 +16,7 @@ namespace tessera::jinja {
 bool has_method(const Value& object, std::string_view name);
 
 // object.name(*positional, **keyword). Throws Failure "unknown method 'str.encode'" for a method
-// that is not implemented, and as Python raises for bad arguments.
+// that the interpreter does not provide, and as Python raises for bad arguments.
 Value call_method(const Value& object, std::string_view name, Arguments& arguments, Budget& budget);
 
 // object.name without the call: a callable that calls the method later.

@@ -12,7 +12,7 @@
 namespace tessera::jinja {
 
 bool is_python_string_method(std::string_view name);
-// Throws Failure "unknown method 'str.NAME'" for a str method that is not implemented.
+// Throws Failure "unknown method 'str.NAME'" for a str method the interpreter does not provide.
 Value call_string_method(const std::string& self, std::string_view name, Arguments& arguments,
                          Budget& budget);
 
